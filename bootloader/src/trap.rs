@@ -1,0 +1,41 @@
+//! EL2 exception dispatch. At this stage every exception is unexpected: the
+//! hypervisor runs no guest yet, so a trap means a bug or a bad access, and
+//! is reported with its syndrome before powering off.
+
+use arch_hal::exception::{TrapFrame, TrapKind};
+
+pub fn install() {
+    arch_hal::exception::set_handler(handle);
+}
+
+fn handle(frame: &mut TrapFrame, kind: TrapKind) {
+    let ec = (frame.esr >> 26) & 0x3f;
+    panic!(
+        "unexpected exception {kind:?} ({}): ESR_EL2={:#x} ELR_EL2={:#x} FAR_EL2={:#x}",
+        exception_class_name(ec),
+        frame.esr,
+        frame.elr,
+        frame.far
+    );
+}
+
+/// ESR_ELx.EC names for the classes we can meet at EL2 (Arm ARM D19.2.40).
+fn exception_class_name(ec: u64) -> &'static str {
+    match ec {
+        0x00 => "unknown reason",
+        0x01 => "WFI/WFE",
+        0x07 => "FP/SIMD access",
+        0x0e => "illegal execution state",
+        0x15 => "SVC",
+        0x16 => "HVC",
+        0x17 => "SMC",
+        0x18 => "system register access",
+        0x20 | 0x21 => "instruction abort",
+        0x22 => "PC alignment fault",
+        0x24 | 0x25 => "data abort",
+        0x26 => "SP alignment fault",
+        0x2f => "SError",
+        0x3c => "BRK",
+        _ => "other",
+    }
+}

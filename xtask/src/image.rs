@@ -1,0 +1,31 @@
+//! Assembling a bootable `disk.img` from the built pieces.
+
+use crate::disk::{self, DiskSpec, Layout};
+use crate::paths::Paths;
+use crate::uboot::{self, DtbArg};
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// Partition 1 holds the hypervisor and boot script now, and the guest's
+/// kernel (34-43 MiB), DTB and initramfs later.
+pub const BOOT_PART_MIB: u64 = 128;
+/// Partition 2 is the guest's root filesystem.
+pub const ROOT_PART_MIB: u64 = 64;
+
+/// Writes `dir/disk.img` with the hypervisor and a boot script passing `arg`.
+pub fn boot_disk(paths: &Paths, dir: &Path, arg: DtbArg, extra: Option<&str>) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let scr = dir.join("boot.scr");
+    uboot::make_boot_scr(paths, arg, extra, &scr)?;
+    let spec = DiskSpec {
+        layout: Layout::new(BOOT_PART_MIB, ROOT_PART_MIB)?,
+        boot_files: vec![
+            ("boot.scr".into(), scr),
+            ("elf-hypervisor.elf".into(), paths.hypervisor_elf()),
+        ],
+        root_image: None,
+    };
+    let out = dir.join("disk.img");
+    disk::build(&out, &spec)?;
+    Ok(out)
+}

@@ -1,0 +1,70 @@
+//! Host-side driver: `cargo xbuild`, `cargo xrun`, `cargo xtest` (aliases in
+//! .cargo/config.toml). Each subcommand lives in its own module.
+
+mod apt;
+mod cli;
+mod deps;
+mod disk;
+mod hyp;
+mod image;
+mod paths;
+mod payload;
+mod qemu;
+mod run;
+mod session;
+mod uboot;
+mod xtest;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+  build [--spmc]                      build bin/elf-hypervisor.elf   (cargo xbuild)
+  run [--gic 2|3] [--cpu C] [--smp N] [--mem MiB] [--direct]
+                                      boot it in QEMU                (cargo xrun)
+  test [NAME...] [--category std|lint|qemu] [--list]
+                                      run xtest.txt                  (cargo xtest)
+  uboot                               fetch U-Boot, build boot.scr   (u-boot/init.sh)
+  deps                                check/install host packages";
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = raw.split_first() else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+    let paths = paths::Paths::discover();
+    match command.as_str() {
+        "build" => {
+            let args = cli::Args::parse(rest, &["spmc"])?;
+            args.reject_unknown(&["spmc"])?;
+            hyp::build(
+                &paths,
+                &hyp::BuildOptions {
+                    spmc: args.flag("spmc"),
+                },
+            )?;
+        }
+        "run" => run::main(&paths, &cli::Args::parse(rest, &["direct"])?)?,
+        "test" => xtest::main(&paths, &cli::Args::parse(rest, &["list"])?)?,
+        "uboot" => {
+            deps::ensure(deps::BASE)?;
+            let bin = uboot::firmware(&paths)?;
+            let scr = paths.build().join("boot.scr");
+            std::fs::create_dir_all(paths.build())?;
+            uboot::make_boot_scr(&paths, uboot::DtbArg::Control, None, &scr)?;
+            println!("U-Boot: {}\nboot script: {}", bin.display(), scr.display());
+        }
+        "deps" => deps::ensure(deps::BASE)?,
+        "help" | "-h" | "--help" => println!("{USAGE}"),
+        other => bail!("unknown command {other:?}\n{USAGE}"),
+    }
+    Ok(())
+}

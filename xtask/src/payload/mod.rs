@@ -1,0 +1,1 @@
+//! Guest payload from Debian packages (kernel, modules, busybox), initramfs and root filesystem.
