@@ -20,6 +20,20 @@ pub struct TrapFrame {
     _pad: u64,
 }
 
+impl TrapFrame {
+    /// A frame that enters `pc` at EL1h with all interrupts masked and
+    /// x0 = `arg`, as Linux's boot protocol and PSCI CPU_ON require.
+    pub fn guest_entry(pc: u64, arg: u64, spsr: u64) -> Self {
+        let mut f = Self {
+            elr: pc,
+            spsr,
+            ..Default::default()
+        };
+        f.x[0] = arg;
+        f
+    }
+}
+
 const _: () = assert!(core::mem::size_of::<TrapFrame>() == 288);
 
 /// Which of the 16 vectors was taken.
@@ -79,6 +93,25 @@ extern "C" fn arch_hal_trap_entry(frame: &mut TrapFrame, index: u64) {
     handler(frame, TrapKind::from_index(index));
 }
 
+/// Leaves EL2 for the guest: `frame` becomes the guest's registers and PC.
+/// The frame is placed at the top of this CPU's EL2 stack, where every later
+/// exception from the guest saves its frame again.
+///
+/// # Safety
+/// `stack_top` must be the top of this CPU's EL2 stack with nothing live on
+/// it, and the EL2 guest controls (HCR_EL2, Stage-2, GIC) must be set up.
+pub unsafe fn enter_lower_el(frame: &TrapFrame, stack_top: usize) -> ! {
+    let slot = stack_top - core::mem::size_of::<TrapFrame>();
+    // SAFETY: the slot lies within this CPU's stack, whose contents are dead
+    // (contract). `frame` itself may live in that slot's range (the boot
+    // path's caller frames sit at the top of the stack), hence a copy with
+    // memmove semantics rather than a write of a clone.
+    unsafe {
+        core::ptr::copy(frame as *const TrapFrame, slot as *mut TrapFrame, 1);
+        core::arch::asm!("mov sp, {}", "b __hyp_trap_restore", in(reg) slot, options(noreturn));
+    }
+}
+
 core::arch::global_asm!(
     r#"
 .macro HYP_VECTOR index
@@ -134,6 +167,8 @@ __hyp_trap_common:
     str x2, [sp, #272]
     mov x0, sp
     bl arch_hal_trap_entry
+    .global __hyp_trap_restore
+__hyp_trap_restore:
     ldp x2, x3, [sp, #256]
     msr spsr_el2, x2
     ldr x2, [sp, #248]

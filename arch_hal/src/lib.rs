@@ -6,9 +6,13 @@
 //! sequence, compiled only for AArch64. Crates above this one are safe Rust.
 #![cfg_attr(not(test), no_std)]
 
+pub mod el2;
+pub mod gic;
 pub mod irq_mutex;
+pub mod mmio;
 pub mod mmu;
 pub mod psci;
+pub mod stage2;
 pub mod sysreg;
 pub mod time;
 

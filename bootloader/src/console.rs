@@ -27,6 +27,33 @@ pub fn write_fmt(args: core::fmt::Arguments<'_>) {
     }
 }
 
+/// One byte of guest console output.
+pub fn write_byte(b: u8) {
+    if let Some(uart) = CONSOLE.lock().as_mut() {
+        uart.write_byte(b);
+    }
+}
+
+/// One received byte, if any.
+pub fn read_byte() -> Option<u8> {
+    CONSOLE.lock().as_mut().and_then(|u| u.read_byte())
+}
+
+/// The physical UART's interrupt, once receive interrupts are on.
+static RX_INTID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(u32::MAX);
+
+pub fn enable_rx_interrupt(intid: u32) {
+    if let Some(uart) = CONSOLE.lock().as_mut() {
+        uart.enable_rx_interrupt();
+        RX_INTID.store(intid, Ordering::Release);
+    }
+}
+
+pub fn rx_intid() -> Option<u32> {
+    let v = RX_INTID.load(Ordering::Acquire);
+    (v != u32::MAX).then_some(v)
+}
+
 /// Waits until all console output has left the UART.
 pub fn flush() {
     if let Some(uart) = CONSOLE.try_lock().as_mut().and_then(|g| g.as_mut()) {

@@ -47,7 +47,7 @@ _start:
     bl      .Ldcache_clean_inval_all
 
     ldr     x9, =__stacks_start
-    ldr     x10, =0x10000           // STACK_SIZE in link.ld
+    ldr     x10, =0x40000           // STACK_SIZE in link.ld
     add     sp, x9, x10
 
     ldr     x9, =__bss_start
@@ -60,6 +60,26 @@ _start:
     mov     x0, x19
     mov     x1, x20
     bl      hyp_main
+    b       .Lpark
+
+// Secondary CPUs, started by the hypervisor with PSCI CPU_ON: EL2, MMU and
+// caches off (PSCI DEN0022E §6.4), x0 = the CPU's index (our context id).
+    .global _secondary_start
+_secondary_start:
+    msr     daifset, #0xf
+    mov     x19, x0
+    adr     x9, __hyp_vectors
+    msr     vbar_el2, x9
+    ic      iallu
+    tlbi    alle2
+    dsb     sy
+    isb
+    ldr     x9, =__stacks_start
+    add     x10, x19, #1
+    lsl     x10, x10, #18           // (index + 1) * STACK_SIZE
+    add     sp, x9, x10
+    mov     x0, x19
+    bl      hyp_secondary_main
     b       .Lpark
 
 .Lnot_el2:

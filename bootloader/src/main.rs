@@ -7,17 +7,28 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
 mod banner;
 mod boot_args;
 mod console;
+mod cpus;
 mod dtb_source;
 mod entry;
+mod gic;
+mod guest_ram;
+mod heap;
+mod loader;
 mod logger;
 mod memory;
 mod panic;
 mod power;
+mod root_disk;
 mod selftest;
+mod storage;
 mod trap;
+mod virtio_hal;
+mod vm;
 
 use arch_hal::sysreg::{HwSysRegs, SysRegs};
 use arch_hal::time::Epoch;
@@ -53,6 +64,7 @@ extern "C" fn hyp_main(argc: u64, argv: *const *const u8) -> ! {
         // Nothing to print on; a board without a PL011 is not supported yet.
         power::off();
     };
+    arch_hal::el2::set_cpu_index(0);
     console::init(uart.base as usize);
     logger::init(epoch);
     trap::install();
@@ -65,6 +77,74 @@ extern "C" fn hyp_main(argc: u64, argv: *const *const u8) -> ! {
     if let Some(test) = self_test {
         selftest::run(test, &host);
     }
-    log::info!("boot: no guest loader in this build yet; powering off");
-    power::off();
+
+    let dtb_region = located
+        .as_ref()
+        .map(|l| dtb::Region::new(l.addr, l.fdt.total_size() as u64))
+        .ok();
+    let mut free = memory::free_memory(&host, dtb_region).unwrap_or_else(|e| fatal("memory", e));
+    let heap = free
+        .take(HEAP_SIZE, memory::image_range().1)
+        .unwrap_or_else(|| {
+            fatal(
+                "memory",
+                format_args!("no room for a {} MiB heap", HEAP_SIZE >> 20),
+            )
+        });
+    heap::init(heap);
+    log::info!("memory: heap {} MiB at {:#x}", heap.size >> 20, heap.base);
+
+    let disk = storage::HostDisk::probe(&host).unwrap_or_else(|e| fatal("disk", e));
+    log::info!(
+        "disk: virtio-blk ({}) at {:#x}, {} MiB",
+        if disk.legacy { "legacy" } else { "modern" },
+        disk.base,
+        disk.capacity_blocks() >> 11
+    );
+
+    let gic = gic::init(&host).unwrap_or_else(|e| fatal("GIC", e));
+    let (vm, entry) = vm::build::build(&host, disk, &mut free, || epoch.elapsed_ms(&regs))
+        .unwrap_or_else(|e| fatal("guest", e));
+    if let Some(intid) = host.uart.as_ref().and_then(|u| u.intid) {
+        gic.enable_spi(intid, arch_hal::el2::mpidr());
+        console::enable_rx_interrupt(intid);
+    }
+    log::info!(
+        "boot: entering the guest at IPA {:#x} (DTB {:#x}), {} vCPUs, heap {} KiB used",
+        entry.kernel,
+        entry.dtb,
+        vm.vcpus,
+        heap::used() >> 10
+    );
+    let frame = arch_hal::exception::TrapFrame::guest_entry(
+        entry.kernel,
+        entry.dtb,
+        arch_hal::el2::GUEST_ENTRY_SPSR,
+    );
+    vm::cpu::enter(vm, &gic, 0, frame)
+}
+
+/// A secondary CPU started for the guest's PSCI CPU_ON (see cpus.rs).
+#[no_mangle]
+extern "C" fn hyp_secondary_main(index: usize) -> ! {
+    let (ttbr, tcr) = cpus::mmu_params();
+    // SAFETY: the boot CPU's identity map, complete and written back before
+    // this CPU was started; this CPU's MMU is off.
+    unsafe { arch_hal::mmu::enable_el2_at(ttbr, tcr) };
+    arch_hal::el2::set_cpu_index(index);
+    let Some(vm) = vm::get() else {
+        panic!("CPU {index} started before the VM exists");
+    };
+    let gic = gic::get().unwrap_or_else(|| panic!("CPU {index}: GIC not initialised"));
+    vm::cpu::enter(vm, &gic, index, cpus::guest_entry(index))
+}
+
+/// The hypervisor's own heap: DTB copies, virtio queues, the guest DTB.
+const HEAP_SIZE: u64 = 16 << 20;
+
+/// A boot stage failed: one line saying which and why, then power off.
+fn fatal(stage: &str, err: impl core::fmt::Display) -> ! {
+    log::error!("{stage}: {err}");
+    log::info!("boot: cannot continue; powering off");
+    power::off()
 }

@@ -3,6 +3,7 @@
 
 use arch_hal::mmu::{self, identity, Table};
 use core::fmt;
+use hyp_core::plan::{FreeMemory, PlanError};
 
 extern "C" {
     static __image_start: u8;
@@ -76,6 +77,23 @@ pub fn enable_mmu(host: &dtb::HostInfo, id_aa64mmfr0: u64) -> Result<(), MemoryE
         .map_err(MemoryError::Map)?;
     // SAFETY: the map covers all RAM (checked to contain the image, stack
     // and tables) and was written with the caches off, so the walker sees it.
-    unsafe { mmu::enable_el2(l1, mmu::tcr_el2(id_aa64mmfr0)) };
+    let tcr = mmu::tcr_el2(id_aa64mmfr0);
+    unsafe { mmu::enable_el2(l1, tcr) };
+    crate::cpus::set_mmu_params(l1 as *const Table as u64, tcr);
     Ok(())
+}
+
+/// Free RAM after taking out reserved memory, the image and the host DTB.
+pub fn free_memory(
+    host: &dtb::HostInfo,
+    dtb: Option<dtb::Region>,
+) -> Result<FreeMemory, PlanError> {
+    let (start, end) = image_range();
+    let image = dtb::Region::new(start, end - start);
+    let keep = host
+        .reserved
+        .iter()
+        .chain(core::iter::once(image))
+        .chain(dtb);
+    FreeMemory::new(host.memory.iter(), keep)
 }

@@ -1,14 +1,29 @@
-//! EL2 exception dispatch. At this stage every exception is unexpected: the
-//! hypervisor runs no guest yet, so a trap means a bug or a bad access, and
-//! is reported with its syndrome before powering off.
+//! EL2 exception dispatch: guest exits go to the VM; anything taken from
+//! EL2 itself is a hypervisor bug or a bad access and is reported with its
+//! syndrome before powering off.
 
-use arch_hal::exception::{TrapFrame, TrapKind};
+use arch_hal::exception::{Class, TrapFrame, TrapKind};
 
 pub fn install() {
     arch_hal::exception::set_handler(handle);
 }
 
 fn handle(frame: &mut TrapFrame, kind: TrapKind) {
+    if let (TrapKind::LowerA64(class), Some(vm)) = (kind, crate::vm::get()) {
+        let vcpu = arch_hal::el2::cpu_index();
+        match class {
+            Class::Sync => crate::vm::exits::handle(vm, vcpu, frame),
+            Class::Irq => crate::vm::irq::handle(vm, vcpu, frame),
+            Class::Fiq | Class::SError => {
+                panic!(
+                    "guest vCPU {vcpu}: {class:?} at pc {:#x} ESR_EL2={:#x}",
+                    frame.elr, frame.esr
+                )
+            }
+        }
+        crate::vm::irq::sync_and_flush(vm, vcpu);
+        return;
+    }
     let ec = (frame.esr >> 26) & 0x3f;
     panic!(
         "unexpected exception {kind:?} ({}): ESR_EL2={:#x} ELR_EL2={:#x} FAR_EL2={:#x}",

@@ -26,6 +26,7 @@ mod blob;
 mod cpus;
 mod error;
 mod gic;
+pub mod guest;
 mod host;
 mod intc;
 pub mod irq;

@@ -1,1 +1,6 @@
 #![cfg_attr(not(test), no_std)]
+
+pub mod blockdev;
+pub mod config;
+pub mod fat;
+pub mod loader;

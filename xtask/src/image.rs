@@ -2,6 +2,7 @@
 
 use crate::disk::{self, DiskSpec, Layout};
 use crate::paths::Paths;
+use crate::payload;
 use crate::uboot::{self, DtbArg};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,28 @@ use std::path::{Path, PathBuf};
 /// kernel (34-43 MiB), DTB and initramfs later.
 pub const BOOT_PART_MIB: u64 = 128;
 /// Partition 2 is the guest's root filesystem.
-pub const ROOT_PART_MIB: u64 = 64;
+pub const ROOT_PART_MIB: u64 = crate::payload::ROOT_PART_MIB;
+
+/// The full disk `cargo xrun` boots: the hypervisor, its boot script, the
+/// guest payload on partition 1 and the guest's root filesystem on 2.
+pub fn hypervisor_disk(paths: &Paths, dir: &Path, p: &payload::Payload) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let scr = dir.join("boot.scr");
+    uboot::make_boot_scr(paths, DtbArg::Control, None, &scr)?;
+    let mut boot_files = vec![
+        ("boot.scr".into(), scr),
+        ("elf-hypervisor.elf".into(), paths.hypervisor_elf()),
+    ];
+    boot_files.extend(payload::boot_files(p, payload::Mode::Hypervisor));
+    let spec = DiskSpec {
+        layout: Layout::new(BOOT_PART_MIB, ROOT_PART_MIB)?,
+        boot_files,
+        root_image: Some(payload::root_image(p)),
+    };
+    let out = dir.join("disk.img");
+    disk::build(&out, &spec)?;
+    Ok(out)
+}
 
 /// Writes `dir/disk.img` with the hypervisor and a boot script passing `arg`.
 pub fn boot_disk(paths: &Paths, dir: &Path, arg: DtbArg, extra: Option<&str>) -> Result<PathBuf> {

@@ -20,11 +20,14 @@ use anyhow::{bail, Result};
 const USAGE: &str = "\
 usage: cargo xtask <command> [options]
   build [--spmc]                      build bin/elf-hypervisor.elf   (cargo xbuild)
-  run [--gic 2|3] [--cpu C] [--smp N] [--mem MiB] [--direct]
+  run [--gic 2|3] [--cpu C] [--smp N] [--mem MiB] [--direct | --native]
+      [--flavour cloud|generic] [--bootargs ARGS]
                                       boot it in QEMU                (cargo xrun)
   test [NAME...] [--category std|lint|qemu] [--list]
                                       run xtest.txt                  (cargo xtest)
   uboot                               fetch U-Boot, build boot.scr   (u-boot/init.sh)
+  payload [machine/payload options]   fetch and build the guest payload
+  setup-dtb [options] [--out FILE]    dump QEMU's DTB, write the guest DTB (setup.sh)
   deps                                check/install host packages";
 
 fn main() {
@@ -52,7 +55,9 @@ fn real_main() -> Result<()> {
                 },
             )?;
         }
-        "run" => run::main(&paths, &cli::Args::parse(rest, &["direct"])?)?,
+        "run" => run::main(&paths, &cli::Args::parse(rest, &["direct", "native"])?)?,
+        "setup-dtb" => payload::setup_dtb_main(&paths, &cli::Args::parse(rest, &[])?)?,
+        "payload" => payload::payload_main(&paths, &cli::Args::parse(rest, &[])?)?,
         "test" => xtest::main(&paths, &cli::Args::parse(rest, &["list"])?)?,
         "uboot" => {
             deps::ensure(deps::BASE)?;

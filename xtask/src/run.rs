@@ -4,22 +4,38 @@
 use crate::cli::Args;
 use crate::paths::Paths;
 use crate::qemu::{Boot, Console, Launch, Machine};
-use crate::uboot::DtbArg;
-use crate::{deps, hyp, image, uboot};
+use crate::{deps, hyp, image, payload, uboot};
 use anyhow::{bail, Context, Result};
 use std::process::Command;
 
 pub fn main(paths: &Paths, args: &Args) -> Result<()> {
     let mut known = Machine::OPTIONS.to_vec();
-    known.push("direct");
+    known.extend(payload::OPTIONS);
+    known.extend(["direct", "native"]);
     args.reject_unknown(&known)?;
     if let Some(word) = args.words().first() {
         bail!("unknown target {word:?}: `cargo xrun` boots QEMU virt");
     }
     let machine = Machine::from_args(args)?;
     deps::ensure(deps::BASE)?;
-    let elf = hyp::build(paths, &hyp::BuildOptions::default())?;
-    let launch = if args.flag("direct") {
+    if args.flag("direct") && args.flag("native") {
+        bail!("--direct and --native exclude each other");
+    }
+    let launch = if args.flag("native") {
+        // The same payload and QEMU options with no hypervisor: U-Boot's
+        // booti starts Linux directly. This is the performance reference.
+        let p = payload::prepare(paths, &payload::options_from_args(args, &machine)?)?;
+        eprint!("{}", payload::describe(&p));
+        let (disk, _) = payload::native_disk(paths, &p, &paths.build(), image::BOOT_PART_MIB)?;
+        eprintln!("xtask: wrote {}", disk.display());
+        Launch {
+            machine,
+            boot: Boot::Firmware(uboot::firmware(paths)?),
+            disk: Some(disk),
+            console: Console::Terminal,
+        }
+    } else if args.flag("direct") {
+        let elf = hyp::build(paths, &hyp::BuildOptions::default())?;
         // Skip U-Boot: QEMU's ELF loader enters the hypervisor at EL2.
         Launch {
             machine,
@@ -28,8 +44,11 @@ pub fn main(paths: &Paths, args: &Args) -> Result<()> {
             console: Console::Terminal,
         }
     } else {
+        hyp::build(paths, &hyp::BuildOptions::default())?;
+        let p = payload::prepare(paths, &payload::options_from_args(args, &machine)?)?;
+        eprint!("{}", payload::describe(&p));
         let bios = uboot::firmware(paths)?;
-        let disk = image::boot_disk(paths, &paths.build(), DtbArg::Control, None)?;
+        let disk = image::hypervisor_disk(paths, &paths.build(), &p)?;
         eprintln!("xtask: wrote {}", disk.display());
         Launch {
             machine,

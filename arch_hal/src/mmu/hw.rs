@@ -14,7 +14,16 @@ const SCTLR_EL2_ON: u64 = 0x30C5_0830 | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 1
 /// (the table walker may read memory directly), and this CPU's EL2 MMU must be
 /// off.
 pub unsafe fn enable_el2(l1: &Table, tcr: u64) {
-    let ttbr = l1 as *const Table as u64;
+    // SAFETY: forwarded contract.
+    unsafe { enable_el2_at(l1 as *const Table as u64, tcr) }
+}
+
+/// As [`enable_el2`], with the table given by its physical address (for
+/// secondary CPUs, which share the boot CPU's map).
+///
+/// # Safety
+/// As for [`enable_el2`].
+pub unsafe fn enable_el2_at(ttbr: u64, tcr: u64) {
     // SAFETY: per the function contract; the sequence follows Arm ARM D8.14
     // (ordering of table writes, TLB invalidation and SCTLR writes).
     unsafe {

@@ -12,7 +12,7 @@ mod hw;
 pub mod identity;
 
 #[cfg(target_arch = "aarch64")]
-pub use hw::enable_el2;
+pub use hw::{enable_el2, enable_el2_at};
 
 /// One translation table: 512 descriptors, 4 KiB, naturally aligned.
 #[repr(C, align(4096))]

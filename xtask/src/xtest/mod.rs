@@ -127,6 +127,17 @@ fn run_lint(paths: &Paths, case: &TestCase) -> Result<()> {
         "fmt" => cmd.args(["fmt", "--all", "--", "--check"]),
         // Host crates (the workspace's default members) with their tests.
         "clippy-host" => cmd.args(["clippy", "--all-targets", "--", "-D", "warnings"]),
+        // The hypervisor's host-testable core (its binary is bare-metal only).
+        "clippy-hyp-core" => cmd.args([
+            "clippy",
+            "-p",
+            "elf-hypervisor",
+            "--lib",
+            "--tests",
+            "--",
+            "-D",
+            "warnings",
+        ]),
         // The hypervisor and everything it links, for the bare-metal target.
         "clippy-hyp" => cmd.args([
             "clippy",
@@ -138,7 +149,7 @@ fn run_lint(paths: &Paths, case: &TestCase) -> Result<()> {
             "-D",
             "warnings",
         ]),
-        other => bail!("unknown lint {other:?} (fmt, clippy-host, clippy-hyp)"),
+        other => bail!("unknown lint {other:?} (fmt, clippy-host, clippy-hyp, clippy-hyp-core)"),
     };
     run_logged(paths, &case.name, &mut cmd)
 }

@@ -8,7 +8,7 @@ use crate::paths::Paths;
 use crate::qemu::{Boot, Console, Launch, Machine};
 use crate::session::Session;
 use crate::uboot::DtbArg;
-use crate::{deps, hyp, image};
+use crate::{deps, hyp, image, payload};
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,6 +38,7 @@ pub fn run(paths: &Paths, prepared: &Prepared, case: &TestCase) -> Result<()> {
         "direct" => direct(paths, prepared, case, &args),
         "dtb-fallback" => dtb_fallback(paths, prepared, case, &args),
         "selftest" => selftest(paths, prepared, case, &args),
+        "native" => native(paths, prepared, case, &args),
         other => bail!("xtest.txt:{}: unknown scenario {other:?}", case.line),
     }
 }
@@ -196,3 +197,42 @@ fn selftest(paths: &Paths, prepared: &Prepared, case: &TestCase, args: &Args) ->
     })();
     with_tail(&s, r)
 }
+
+/// The payload booted by U-Boot's `booti` without the hypervisor: the shell
+/// answers, `nproc` is the vCPU count, the root is ext4 on the virtio disk,
+/// and a file written and synced before `poweroff -f` is on the disk image.
+fn native(paths: &Paths, prepared: &Prepared, case: &TestCase, args: &Args) -> Result<()> {
+    let mut known = Machine::OPTIONS.to_vec();
+    known.extend(payload::OPTIONS);
+    args.reject_unknown(&known)?;
+    let m = Machine::from_args(args)?;
+    let p = payload::prepare(paths, &payload::options_from_args(args, &m)?)?;
+    let (disk, layout) = payload::native_disk(
+        paths,
+        &p,
+        &paths.work("xtest").join(&case.name),
+        image::BOOT_PART_MIB,
+    )?;
+    let launch = Launch {
+        machine: m.clone(),
+        boot: Boot::Firmware(prepared.uboot.clone()),
+        disk: Some(disk.clone()),
+        console: Console::Pipe,
+    };
+    let mut s = start(paths, case, &launch)?;
+    let r = payload::verify::smoke(&mut s, LINUX_BOOT_TIMEOUT, m.smp, "/dev/vda2");
+    let content = with_tail(&s, r)?;
+    drop(s);
+    let found = payload::read_root_file(&disk, &layout, payload::verify::MARKER_PATH)?;
+    if found != format!("{content}\n").into_bytes() {
+        bail!(
+            "{} on the disk image holds {:?}, expected {content:?}",
+            payload::verify::MARKER_PATH,
+            String::from_utf8_lossy(&found)
+        );
+    }
+    Ok(())
+}
+
+/// Linux to a shell under TCG: 5-15 s here; generous for a loaded host.
+const LINUX_BOOT_TIMEOUT: Duration = Duration::from_secs(180);

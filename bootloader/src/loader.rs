@@ -1,0 +1,150 @@
+//! Reads the guest's files from partition 1 into guest RAM and decides the
+//! guest's memory layout (Linux arm64 boot protocol, booting.rst).
+
+use crate::guest_ram::GuestRam;
+use crate::storage::HostDisk;
+use alloc::string::String;
+use alloc::vec;
+use core::fmt;
+use file::loader::{FatLoader, LoadError};
+
+/// The configuration file on partition 1.
+pub const CONFIG_FILE: &str = "hypervisor.cfg";
+const MIB2: u64 = 2 << 20;
+
+/// What the configuration asks for, owned (the file buffer is dropped).
+pub struct GuestConfig {
+    pub kernel: String,
+    pub initrd: Option<String>,
+    pub bootargs: String,
+    pub memory: u64,
+    pub vcpus: usize,
+}
+
+#[derive(Debug)]
+pub enum LoaderError {
+    Fat(LoadError),
+    Config(file::config::Error),
+    ConfigNotUtf8,
+    Image(elf::ImageError),
+    /// The files do not fit the guest's RAM.
+    NoRoom {
+        what: &'static str,
+        need: u64,
+        have: u64,
+    },
+}
+
+impl fmt::Display for LoaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fat(e) => write!(f, "{e}"),
+            Self::Config(e) => write!(f, "{CONFIG_FILE}: {e}"),
+            Self::ConfigNotUtf8 => write!(f, "{CONFIG_FILE} is not UTF-8 text"),
+            Self::Image(e) => write!(f, "kernel: {e}"),
+            Self::NoRoom { what, need, have } => {
+                write!(
+                    f,
+                    "{what} needs {} KiB but only {} KiB of guest RAM are left",
+                    need >> 10,
+                    have >> 10
+                )
+            }
+        }
+    }
+}
+
+impl From<LoadError> for LoaderError {
+    fn from(e: LoadError) -> Self {
+        Self::Fat(e)
+    }
+}
+
+pub struct Fat<'b> {
+    fat: FatLoader<'b, HostDisk>,
+}
+
+impl<'b> Fat<'b> {
+    pub fn open(disk: HostDisk, window: &'b mut [u8]) -> Result<Self, LoaderError> {
+        Ok(Self {
+            fat: FatLoader::open(disk, window)?,
+        })
+    }
+
+    pub fn config(&mut self, max_vcpus: usize) -> Result<GuestConfig, LoaderError> {
+        let size = self.fat.file_size(CONFIG_FILE)? as usize;
+        let mut buf = vec![0u8; size];
+        self.fat.read_file_into(CONFIG_FILE, &mut buf)?;
+        let text = core::str::from_utf8(&buf).map_err(|_| LoaderError::ConfigNotUtf8)?;
+        let c = file::config::parse(text).map_err(LoaderError::Config)?;
+        if c.dtb.is_some() {
+            log::warn!(
+                "{CONFIG_FILE}: `dtb` ignored: the hypervisor builds the guest DTB from the host's"
+            );
+        }
+        Ok(GuestConfig {
+            kernel: c.kernel.into(),
+            initrd: c.initrd.map(String::from),
+            bootargs: c.bootargs.unwrap_or("console=ttyAMA0").into(),
+            memory: c.memory.unwrap_or(512 << 20),
+            vcpus: c
+                .vcpus
+                .map_or(max_vcpus, |v| v as usize)
+                .clamp(1, max_vcpus),
+        })
+    }
+
+    /// Loads `name` at `ipa`; returns its size.
+    pub fn load(
+        &mut self,
+        name: &str,
+        ram: &mut GuestRam,
+        ipa: u64,
+        what: &'static str,
+    ) -> Result<u64, LoaderError> {
+        let size = u64::from(self.fat.file_size(name)?);
+        let have = (ram.ipa + ram.size).saturating_sub(ipa);
+        let dest = ram
+            .slice_mut(ipa, size as usize)
+            .ok_or(LoaderError::NoRoom {
+                what,
+                need: size,
+                have,
+            })?;
+        self.fat.read_file_into(name, dest)?;
+        Ok(size)
+    }
+
+    pub fn stats(&self) -> file::blockdev::ReadStats {
+        self.fat.stats()
+    }
+
+    pub fn into_disk(self) -> HostDisk {
+        self.fat.into_inner()
+    }
+}
+
+/// Where things go in guest RAM.
+#[derive(Clone, Copy, Debug)]
+pub struct GuestLayout {
+    pub kernel: u64,
+    pub dtb: u64,
+    pub initrd: u64,
+}
+
+/// Kernel at the 2 MiB-aligned RAM base + text_offset; the DTB on the
+/// next 2 MiB boundary after the kernel's footprint (its own 2 MiB block,
+/// booting.rst §2); the initrd after that.
+pub fn layout(ram_ipa: u64, text_offset: u64, footprint: u64) -> GuestLayout {
+    let kernel = ram_ipa + text_offset;
+    let dtb = align_up(kernel + footprint, MIB2);
+    GuestLayout {
+        kernel,
+        dtb,
+        initrd: dtb + MIB2,
+    }
+}
+
+fn align_up(x: u64, a: u64) -> u64 {
+    (x + a - 1) & !(a - 1)
+}

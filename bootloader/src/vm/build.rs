@@ -1,0 +1,262 @@
+//! Building the VM on the boot CPU: guest RAM, files, Stage-2, guest DTB,
+//! virtual devices. Each step logs one line with its time since entry.
+
+use super::{layout, Vm};
+use crate::guest_ram::GuestRam;
+use crate::loader::{self, Fat, LoaderError};
+use crate::root_disk::RootDisk;
+use crate::storage::HostDisk;
+use alloc::boxed::Box;
+use alloc::vec;
+use arch_hal::el2::GuestControls;
+use arch_hal::mmu::Table;
+use arch_hal::stage2::{self, S2Attr, Stage2};
+use core::fmt;
+use dtb::guest::{GuestGic, GuestSpec, MmioDevice};
+use dtb::{GicVersion, HostInfo, PsciConduit, Region};
+use hyp_core::plan::FreeMemory;
+
+/// Stage-2 tables: root (2 concatenated) + level-2/3 tables for guest RAM.
+const STAGE2_TABLES: usize = 32;
+/// Read-ahead windows for the FAT loader (two 64 KiB windows).
+const FAT_WINDOW: usize = 128 << 10;
+/// Bounce buffer for the emulated virtio-blk device.
+const BLK_SCRATCH: usize = 64 << 10;
+/// The VMID of our one guest.
+const VMID: u16 = 1;
+
+#[derive(Debug)]
+pub enum BuildError {
+    Loader(LoaderError),
+    NoGuestRam { size: u64, largest: u64 },
+    NoRootPartition,
+    NoGic,
+    NoTimer,
+    Stage2(stage2::Stage2Error),
+    Dtb(dtb::guest::GuestDtbError),
+    Vgic(emul::VgicError),
+    Blk(virtio::ConfigError),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Loader(e) => write!(f, "{e}"),
+            Self::NoGuestRam { size, largest } => write!(
+                f,
+                "guest wants {} MiB of RAM but the largest free block is {} MiB",
+                size >> 20,
+                largest >> 20
+            ),
+            Self::NoRootPartition => write!(f, "the disk has no partition 2 for the guest's root"),
+            Self::NoGic => write!(
+                f,
+                "the host DTB has no GICv3 (GICv2 guests are not supported yet)"
+            ),
+            Self::NoTimer => write!(f, "the host DTB has no arm,armv8-timer node"),
+            Self::Stage2(e) => write!(f, "Stage-2: {e}"),
+            Self::Dtb(e) => write!(f, "guest DTB: {e}"),
+            Self::Vgic(e) => write!(f, "virtual GIC: {e}"),
+            Self::Blk(e) => write!(f, "virtual disk: {e}"),
+        }
+    }
+}
+
+impl From<LoaderError> for BuildError {
+    fn from(e: LoaderError) -> Self {
+        Self::Loader(e)
+    }
+}
+
+/// What the boot CPU hands to `enter` once the VM is built.
+pub struct Entry {
+    pub kernel: u64,
+    pub dtb: u64,
+}
+
+pub fn build(
+    host: &HostInfo,
+    disk: HostDisk,
+    free: &mut FreeMemory,
+    ms: impl Fn() -> u64,
+) -> Result<(&'static Vm, Entry), BuildError> {
+    let gic = host
+        .gic
+        .as_ref()
+        .filter(|g| g.version == GicVersion::V3)
+        .ok_or(BuildError::NoGic)?;
+    let timer = host.timer.ok_or(BuildError::NoTimer)?;
+
+    // Files from partition 1.
+    let t0 = ms();
+    let window = Box::leak(vec![0u8; FAT_WINDOW].into_boxed_slice());
+    let mut fat = Fat::open(disk, window)?;
+    let cfg = fat.config(host.cpu_count.min(super::MAX_VCPUS))?;
+    log::info!(
+        "config: {} kernel={} initrd={} memory={} MiB vcpus={} bootargs=\"{}\"",
+        loader::CONFIG_FILE,
+        cfg.kernel,
+        cfg.initrd.as_deref().unwrap_or("-"),
+        cfg.memory >> 20,
+        cfg.vcpus,
+        cfg.bootargs
+    );
+
+    let size = (cfg.memory + (2 << 20) - 1) & !((2 << 20) - 1);
+    let pa = free.take(size, 0).ok_or(BuildError::NoGuestRam {
+        size,
+        largest: free.largest(),
+    })?;
+    let mut ram = GuestRam {
+        ipa: layout::RAM_IPA,
+        pa: pa.base,
+        size,
+    };
+    log::info!(
+        "memory: guest RAM {} MiB at PA {:#x}, IPA {:#x}",
+        size >> 20,
+        pa.base,
+        ram.ipa
+    );
+
+    // The kernel goes first at the RAM base; its header then says where it
+    // really belongs (text_offset is 0 for every kernel since 5.8).
+    let t_load = ms();
+    let ram_ipa = ram.ipa;
+    let kernel_size = fat.load(&cfg.kernel, &mut ram, ram_ipa, "kernel")?;
+    let head = ram
+        .slice_mut(ram.ipa, 64)
+        .map(|s| elf::parse_image(s))
+        .unwrap_or(Err(elf::ImageError::TooShort { len: 0 }));
+    let hdr = head.map_err(|e| BuildError::Loader(LoaderError::Image(e)))?;
+    if hdr.text_offset != 0 {
+        let s = ram
+            .slice_mut(ram.ipa, (hdr.text_offset + kernel_size) as usize)
+            .ok_or(BuildError::Loader(LoaderError::NoRoom {
+                what: "kernel",
+                need: hdr.text_offset + kernel_size,
+                have: size,
+            }))?;
+        s.copy_within(0..kernel_size as usize, hdr.text_offset as usize);
+    }
+    let lay = loader::layout(ram.ipa, hdr.text_offset, elf::footprint(&hdr, kernel_size));
+    let initrd = match &cfg.initrd {
+        Some(name) => Some(Region::new(
+            lay.initrd,
+            fat.load(name, &mut ram, lay.initrd, "initrd")?,
+        )),
+        None => None,
+    };
+    let loaded = kernel_size + initrd.map_or(0, |r| r.size);
+    let dt = (ms() - t_load).max(1);
+    let st = fat.stats();
+    log::info!(
+        "files: kernel {} KiB, initrd {} KiB loaded in {} ms ({} MiB/s, {} disk requests)",
+        kernel_size >> 10,
+        initrd.map_or(0, |r| r.size >> 10),
+        dt,
+        (loaded * 1000 / dt) >> 20,
+        st.backend_calls
+    );
+    let _ = t0;
+
+    // The root disk: partition 2 only.
+    let mut disk = fat.into_disk();
+    let mut mbr = [0u8; 512];
+    disk.read_blocks(0, &mut mbr)
+        .map_err(|_| BuildError::NoRootPartition)?;
+    let p2 = hyp_core::mbr::partitions(&mbr)[1].ok_or(BuildError::NoRootPartition)?;
+    let scratch = Box::leak(vec![0u8; BLK_SCRATCH].into_boxed_slice());
+    let blk = virtio::VirtioBlkMmio::new(
+        RootDisk::new(disk, p2.first_lba, p2.blocks),
+        scratch,
+        virtio::DeviceConfig::new(),
+    )
+    .map_err(BuildError::Blk)?;
+
+    // Stage-2: guest RAM only. Devices are left unmapped so that every
+    // access traps to the emulation; hypervisor memory is never mapped.
+    let regs = arch_hal::sysreg::HwSysRegs;
+    let vtcr = stage2::vtcr_el2(arch_hal::sysreg::SysRegs::id_aa64mmfr0(&regs));
+    let pool: &'static mut [Table] =
+        Box::leak((0..STAGE2_TABLES).map(|_| Table::empty()).collect());
+    let mut s2 =
+        Stage2::new(pool, |t| t as *const Table as u64, &vtcr).map_err(BuildError::Stage2)?;
+    s2.map(ram.ipa, ram.pa, ram.size, S2Attr::NormalRwx)
+        .map_err(BuildError::Stage2)?;
+    let root = s2.root_pa();
+    log::info!(
+        "stage2: {}-bit IPA, {} tables, guest RAM mapped, VMID {VMID}",
+        vtcr.ipa_bits,
+        s2.tables_used()
+    );
+
+    // Guest DTB.
+    let vcpus = cfg.vcpus;
+    let mpidrs = &host.cpus()[..vcpus];
+    let gicr = layout::gicr(vcpus);
+    let spec = GuestSpec {
+        ram: Region::new(ram.ipa, ram.size),
+        vcpus,
+        mpidrs,
+        bootargs: &cfg.bootargs,
+        initrd,
+        gic: GuestGic {
+            version: GicVersion::V3,
+            distributor: layout::GICD,
+            cpu: gicr,
+            maintenance_intid: None,
+        },
+        uart: Some(MmioDevice {
+            region: layout::UART,
+            intid: layout::UART_INTID,
+        }),
+        virtio_mmio: &[MmioDevice {
+            region: layout::VIRTIO_BLK,
+            intid: layout::VIRTIO_BLK_INTID,
+        }],
+        timer,
+        psci: PsciConduit::Hvc,
+    };
+    let blob = dtb::guest::build(&spec).map_err(BuildError::Dtb)?;
+    let dest = ram
+        .slice_mut(lay.dtb, blob.len())
+        .ok_or(BuildError::Loader(LoaderError::NoRoom {
+            what: "guest DTB",
+            need: blob.len() as u64,
+            have: 0,
+        }))?;
+    dest.copy_from_slice(&blob);
+    log::info!("dtb: guest DTB {} bytes at IPA {:#x}", blob.len(), lay.dtb);
+
+    // Linux expects its image cleaned to the point of coherency and no
+    // stale instructions (booting.rst): our copies went through the caches.
+    arch_hal::cache::clean_invalidate_dcache_range(ram.pa as usize, ram.size as usize);
+    arch_hal::cache::invalidate_icache_all();
+
+    let mut vgic = emul::VGic::new(emul::Version::V3, vcpus, layout::NUM_SPIS, mpidrs)
+        .map_err(BuildError::Vgic)?;
+    vgic.link_hw(layout::VTIMER_INTID, timer.virt_intid)
+        .map_err(BuildError::Vgic)?;
+    log::info!(
+        "vgic: GICv3, {vcpus} vCPUs, {} SPIs, timer PPI {} forwarded",
+        layout::NUM_SPIS,
+        timer.virt_intid
+    );
+
+    let controls = GuestControls {
+        vttbr: stage2::vttbr_el2(root, VMID),
+        vtcr: vtcr.value,
+        vmpidr: 0,
+        has_sme: arch_hal::el2::has_sme(),
+    };
+    let maintenance = gic.maintenance_intid.unwrap_or(25);
+    let vm = super::install(Vm::new(ram, mpidrs, controls, maintenance, vgic, blk));
+    Ok((
+        vm,
+        Entry {
+            kernel: lay.kernel,
+            dtb: lay.dtb,
+        },
+    ))
+}

@@ -1,0 +1,223 @@
+//! Synchronous exits from the guest (ESR_EL2.EC, Arm ARM D19.2.40).
+
+use super::{mmio_bus, Vm};
+use arch_hal::el2;
+use arch_hal::exception::TrapFrame;
+use arch_hal::mmio::{self, Regs};
+use hyp_core::psci_guest::{self, Action, VcpuPower};
+
+const EC_WFX: u64 = 0x01;
+const EC_HVC64: u64 = 0x16;
+const EC_SMC64: u64 = 0x17;
+const EC_SYSREG: u64 = 0x18;
+const EC_DABT_LOWER: u64 = 0x24;
+
+/// ICC_SGI1R_EL1 in ISS form (Op0=3, Op2=5, Op1=0, CRn=12, CRm=11).
+const ISS_SYSREG_MASK: u64 = 0x3f_fc1e;
+const ISS_ICC_SGI1R: u64 = (3 << 20) | (5 << 17) | (12 << 10) | (11 << 1);
+
+pub fn handle(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
+    let ec = (frame.esr >> 26) & 0x3f;
+    match ec {
+        EC_HVC64 => psci(vm, vcpu, frame),
+        EC_SMC64 => {
+            // SMC is trapped before it executes: ELR points at it.
+            frame.elr += 4;
+            psci(vm, vcpu, frame);
+        }
+        EC_DABT_LOWER => data_abort(vm, vcpu, frame),
+        EC_SYSREG => sysreg(vm, vcpu, frame),
+        EC_WFX => frame.elr += 4,
+        _ => {
+            log::warn!(
+                "guest vCPU {vcpu}: unhandled exit EC {ec:#x} (ESR {:#x}) at pc {:#x}; injecting undefined instruction",
+                frame.esr,
+                frame.elr
+            );
+            el2::inject_sync(frame, el2::UNDEFINED_ESR, 0);
+        }
+    }
+}
+
+fn psci(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
+    let args = [frame.x[1], frame.x[2], frame.x[3]];
+    let action = psci_guest::handle(frame.x[0], args, |m| vm.vcpu_of_mpidr(m), |v| vm.power(v));
+    match action {
+        Action::Return(v) => frame.x[0] = v,
+        Action::CpuOn {
+            vcpu: target,
+            entry,
+            context,
+        } => {
+            vm.set_power(target, VcpuPower::OnPending);
+            frame.x[0] =
+                match crate::cpus::start_secondary(target, vm.mpidrs[target], entry, context) {
+                    Ok(_) => 0,
+                    Err(e) => {
+                        log::error!("guest: CPU_ON of vCPU {target} failed in firmware: {e:?}");
+                        vm.set_power(target, VcpuPower::Off);
+                        e.code() as u64
+                    }
+                };
+        }
+        Action::CpuOff => {
+            vm.set_power(vcpu, VcpuPower::Off);
+            // SAFETY: CPU_OFF does not return on success; this CPU holds no
+            // locks here.
+            let ret = unsafe {
+                arch_hal::psci::call(crate::power::conduit(), arch_hal::psci::CPU_OFF, 0, 0, 0)
+            };
+            log::error!("guest: firmware CPU_OFF returned {ret:#x}");
+            frame.x[0] = ret;
+        }
+        Action::SystemOff => {
+            log::info!("guest: PSCI SYSTEM_OFF");
+            super::shutdown();
+            crate::power::off();
+        }
+        Action::SystemReset => {
+            log::info!("guest: PSCI SYSTEM_RESET");
+            super::shutdown();
+            // SAFETY: SYSTEM_RESET does not return.
+            unsafe {
+                arch_hal::psci::call(
+                    crate::power::conduit(),
+                    arch_hal::psci::SYSTEM_RESET,
+                    0,
+                    0,
+                    0,
+                )
+            };
+            crate::power::off();
+        }
+    }
+}
+
+fn sysreg(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
+    let iss = frame.esr & 0x1ff_ffff;
+    let rt = ((iss >> 5) & 0x1f) as usize;
+    let is_read = iss & 1 == 1;
+    if iss & ISS_SYSREG_MASK == ISS_ICC_SGI1R && !is_read {
+        let value = if rt == 31 { 0 } else { frame.x[rt] };
+        let targets = vm.vgic.lock().sgi1r_write(vcpu, value);
+        super::irq::kick_mask(vm, vcpu, targets);
+    } else {
+        log::warn!(
+            "guest vCPU {vcpu}: trapped system register access ISS {iss:#x} at pc {:#x}: ignored",
+            frame.elr
+        );
+        if is_read && rt != 31 {
+            frame.x[rt] = 0;
+        }
+    }
+    frame.elr += 4;
+}
+
+fn data_abort(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
+    let syn = match mmio::decode_esr(frame.esr, frame.far, el2::hpfar()) {
+        Ok(s) => s,
+        Err(e) => {
+            return abort_guest(
+                frame,
+                vcpu,
+                format_args!("undecodable data abort: {e}"),
+                false,
+            )
+        }
+    };
+    let access = match syn.access {
+        Some(a) => a,
+        None => {
+            let insn = el2::guest_va_to_pa(frame.elr).and_then(|pa| {
+                let ipa_ok = vm.ram.pa_contains(pa, 4);
+                // SAFETY: `pa` lies in guest RAM (checked), which our
+                // identity map covers; a 4-byte aligned read of code.
+                ipa_ok.then(|| unsafe { core::ptr::read_volatile(pa as usize as *const u32) })
+            });
+            let mut sp = 0u64;
+            let regs = Regs {
+                x: &mut frame.x,
+                sp: &mut sp,
+            };
+            match insn.map(mmio::decode_instruction) {
+                Some(Ok(d)) => match d.resolve(&syn, &regs) {
+                    Ok(a) => a,
+                    Err(e) => return abort_guest(frame, vcpu, format_args!("{e}"), syn.write),
+                },
+                Some(Err(e)) => return abort_guest(frame, vcpu, format_args!("{e}"), syn.write),
+                None => {
+                    return abort_guest(
+                        frame,
+                        vcpu,
+                        format_args!("cannot read the faulting instruction"),
+                        syn.write,
+                    )
+                }
+            }
+        }
+    };
+    let mut sp = 0u64;
+    let result = if access.write {
+        let data = access.store_data(&Regs {
+            x: &mut frame.x,
+            sp: &mut sp,
+        });
+        let mut r = mmio_bus::write(vm, vcpu, access.ipa, access.size, data[0]);
+        if let (Ok(()), Some(_)) = (&r, access.pair) {
+            r = mmio_bus::write(
+                vm,
+                vcpu,
+                access.ipa + access.size as u64,
+                access.size,
+                data[1],
+            );
+        }
+        r.map(|_| [0, 0])
+    } else {
+        mmio_bus::read(vm, vcpu, access.ipa, access.size).and_then(|lo| {
+            let hi = match access.pair {
+                Some(_) => mmio_bus::read(vm, vcpu, access.ipa + access.size as u64, access.size)?,
+                None => 0,
+            };
+            Ok([lo, hi])
+        })
+    };
+    match result {
+        Ok(loaded) => {
+            if !access.write {
+                access.complete(
+                    &mut Regs {
+                        x: &mut frame.x,
+                        sp: &mut sp,
+                    },
+                    loaded,
+                );
+            }
+            frame.elr += 4;
+        }
+        Err(e) => abort_guest(
+            frame,
+            vcpu,
+            format_args!(
+                "{} {} bytes at IPA {:#x}: {e}",
+                if access.write { "write" } else { "read" },
+                access.size,
+                access.ipa
+            ),
+            access.write,
+        ),
+    }
+}
+
+/// The guest touched something it may not: log it and give it a
+/// synchronous external abort, as real hardware would for a bus error.
+fn abort_guest(frame: &mut TrapFrame, vcpu: usize, why: core::fmt::Arguments<'_>, write: bool) {
+    log::warn!(
+        "guest vCPU {vcpu}: {why} (pc {:#x}, VA {:#x}); external abort injected",
+        frame.elr,
+        frame.far
+    );
+    let esr = el2::external_abort_esr(frame.spsr, write);
+    let far = frame.far;
+    el2::inject_sync(frame, esr, far);
+}

@@ -1,0 +1,24 @@
+//! The guest's physical (IPA) address map: QEMU `virt`'s, so the guest DTB
+//! looks familiar, with only the devices the hypervisor emulates.
+
+use dtb::Region;
+
+pub const RAM_IPA: u64 = 0x4000_0000;
+pub const GICD: Region = Region::new(0x0800_0000, 0x1_0000);
+pub const GICR_BASE: u64 = 0x080a_0000;
+pub const UART: Region = Region::new(0x0900_0000, 0x1000);
+pub const UART_INTID: u32 = 33;
+pub const VIRTIO_BLK: Region = Region::new(0x0a00_0000, 0x200);
+/// QEMU's first virtio-mmio slot uses SPI 16.
+pub const VIRTIO_BLK_INTID: u32 = 48;
+/// SPIs the virtual distributor implements (INTIDs 32..128).
+pub const NUM_SPIS: u32 = 96;
+/// The guest's virtual timer (PPI 11), forwarded from the physical one.
+pub const VTIMER_INTID: u32 = 27;
+/// The SGI the hypervisor uses between its own CPUs to say "look at your
+/// vCPU's pending interrupts".
+pub const KICK_SGI: u32 = 8;
+
+pub fn gicr(vcpus: usize) -> Region {
+    Region::new(GICR_BASE, 0x2_0000 * vcpus as u64)
+}

@@ -1,0 +1,108 @@
+//! Routes a guest MMIO access (a Stage-2 fault on an unmapped IPA) to the
+//! emulated device at that address.
+
+use super::{layout, Vm};
+use core::fmt;
+
+#[derive(Clone, Copy, Debug)]
+pub enum BusError {
+    /// No device lives at this IPA.
+    Unmapped,
+    /// The device refused the access (size, alignment, read-only...).
+    Refused(&'static str),
+}
+
+impl fmt::Display for BusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unmapped => write!(f, "no device at this address"),
+            Self::Refused(d) => write!(f, "{d} refused the access"),
+        }
+    }
+}
+
+fn offset_in(region: dtb::Region, ipa: u64) -> Option<u64> {
+    region.contains(ipa).then(|| ipa - region.base)
+}
+
+/// Performs a read of `size` bytes at `ipa` for `vcpu`.
+pub fn read(vm: &Vm, vcpu: usize, ipa: u64, size: u8) -> Result<u64, BusError> {
+    if let Some(off) = offset_in(layout::GICD, ipa) {
+        return vm
+            .vgic
+            .lock()
+            .dist_read(off, size)
+            .map_err(|_| BusError::Refused("GIC distributor"));
+    }
+    if let Some(off) = offset_in(layout::gicr(vm.vcpus), ipa) {
+        let g = vm.vgic.lock();
+        let (target, off) = g.redist_frame(off).ok_or(BusError::Unmapped)?;
+        let _ = vcpu;
+        return g
+            .redist_read(target, off, size)
+            .map_err(|_| BusError::Refused("GIC redistributor"));
+    }
+    if let Some(off) = offset_in(layout::UART, ipa) {
+        let mut uart = vm.uart.lock();
+        let v = uart
+            .mmio_read(off, size)
+            .map_err(|_| BusError::Refused("PL011"))?;
+        let line = uart.interrupt_line();
+        drop(uart);
+        super::irq::set_spi(vm, layout::UART_INTID, line);
+        return Ok(v as u64);
+    }
+    if let Some(off) = offset_in(layout::VIRTIO_BLK, ipa) {
+        let mut blk = vm.blk.lock();
+        let v = blk
+            .mmio_read(off, size)
+            .map_err(|_| BusError::Refused("virtio-blk"))?;
+        return Ok(v as u64);
+    }
+    Err(BusError::Unmapped)
+}
+
+/// Performs a write of `size` bytes of `value` at `ipa` for `vcpu`.
+pub fn write(vm: &Vm, vcpu: usize, ipa: u64, size: u8, value: u64) -> Result<(), BusError> {
+    if let Some(off) = offset_in(layout::GICD, ipa) {
+        let update = vm
+            .vgic
+            .lock()
+            .dist_write(off, size, value)
+            .map_err(|_| BusError::Refused("GIC distributor"))?;
+        super::irq::kick_mask(vm, vcpu, update.kick);
+        return Ok(());
+    }
+    if let Some(off) = offset_in(layout::gicr(vm.vcpus), ipa) {
+        let mut g = vm.vgic.lock();
+        let (target, off) = g.redist_frame(off).ok_or(BusError::Unmapped)?;
+        let update = g
+            .redist_write(target, off, size, value)
+            .map_err(|_| BusError::Refused("GIC redistributor"))?;
+        drop(g);
+        super::irq::kick_mask(vm, vcpu, update.kick);
+        return Ok(());
+    }
+    if let Some(off) = offset_in(layout::UART, ipa) {
+        let mut uart = vm.uart.lock();
+        uart.mmio_write(off, size, value as u32, &mut |b| {
+            crate::console::write_byte(b)
+        })
+        .map_err(|_| BusError::Refused("PL011"))?;
+        let line = uart.interrupt_line();
+        drop(uart);
+        super::irq::set_spi(vm, layout::UART_INTID, line);
+        return Ok(());
+    }
+    if let Some(off) = offset_in(layout::VIRTIO_BLK, ipa) {
+        let mut ram = vm.ram;
+        let mut blk = vm.blk.lock();
+        blk.mmio_write(off, size, value as u32, &mut ram)
+            .map_err(|_| BusError::Refused("virtio-blk"))?;
+        let line = blk.interrupt_line();
+        drop(blk);
+        super::irq::set_spi(vm, layout::VIRTIO_BLK_INTID, line);
+        return Ok(());
+    }
+    Err(BusError::Unmapped)
+}

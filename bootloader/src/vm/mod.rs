@@ -1,0 +1,114 @@
+//! The virtual machine: one Linux guest, vCPU i on pCPU i.
+//!
+//! State shared between CPUs lives in `VM` behind IRQ-safe locks; each
+//! device has its own lock, always taken alone or before the console.
+
+pub mod build;
+pub mod cpu;
+pub mod exits;
+pub mod irq;
+pub mod layout;
+pub mod mmio_bus;
+
+use crate::guest_ram::GuestRam;
+use crate::root_disk::RootDisk;
+use arch_hal::el2::GuestControls;
+use arch_hal::irq_mutex::IrqMutex;
+use core::sync::atomic::{AtomicU8, Ordering};
+use hyp_core::psci_guest::VcpuPower;
+use spin::Once;
+use virtio::VirtioBlkMmio;
+
+pub const MAX_VCPUS: usize = crate::cpus::MAX_CPUS;
+
+pub struct Vm {
+    pub ram: GuestRam,
+    pub vcpus: usize,
+    pub mpidrs: [u64; MAX_VCPUS],
+    pub controls: GuestControls,
+    pub maintenance_intid: u32,
+    power: [AtomicU8; MAX_VCPUS],
+    pub vgic: IrqMutex<emul::VGic>,
+    pub uart: IrqMutex<emul::VPl011>,
+    pub blk: IrqMutex<VirtioBlkMmio<RootDisk>>,
+}
+
+static VM: Once<Vm> = Once::new();
+
+pub fn install(vm: Vm) -> &'static Vm {
+    VM.call_once(|| vm)
+}
+
+/// The VM, once the boot CPU has built it.
+pub fn get() -> Option<&'static Vm> {
+    VM.get()
+}
+
+impl Vm {
+    pub fn power(&self, vcpu: usize) -> VcpuPower {
+        match self.power.get(vcpu).map(|p| p.load(Ordering::Acquire)) {
+            Some(1) => VcpuPower::OnPending,
+            Some(2) => VcpuPower::On,
+            _ => VcpuPower::Off,
+        }
+    }
+
+    pub fn set_power(&self, vcpu: usize, state: VcpuPower) {
+        let v = match state {
+            VcpuPower::Off => 0,
+            VcpuPower::OnPending => 1,
+            VcpuPower::On => 2,
+        };
+        if let Some(p) = self.power.get(vcpu) {
+            p.store(v, Ordering::Release);
+        }
+    }
+
+    pub fn vcpu_of_mpidr(&self, mpidr: u64) -> Option<usize> {
+        let mpidr = mpidr & 0xff_00ff_ffff;
+        self.mpidrs[..self.vcpus].iter().position(|&m| m == mpidr)
+    }
+
+    pub fn new(
+        ram: GuestRam,
+        mpidrs: &[u64],
+        controls: GuestControls,
+        maintenance_intid: u32,
+        vgic: emul::VGic,
+        blk: VirtioBlkMmio<RootDisk>,
+    ) -> Self {
+        let mut ids = [0u64; MAX_VCPUS];
+        for (slot, m) in ids.iter_mut().zip(mpidrs) {
+            *slot = *m;
+        }
+        Self {
+            ram,
+            vcpus: mpidrs.len().min(MAX_VCPUS),
+            mpidrs: ids,
+            controls,
+            maintenance_intid,
+            power: [const { AtomicU8::new(0) }; MAX_VCPUS],
+            vgic: IrqMutex::new(vgic),
+            uart: IrqMutex::new(emul::VPl011::new()),
+            blk: IrqMutex::new(blk),
+        }
+    }
+}
+
+/// Before power-off or reset: make what the guest wrote durable.
+pub fn shutdown() {
+    if let Some(vm) = get() {
+        let mut blk = vm.blk.lock();
+        let stats = blk.stats();
+        if let Err(e) = virtio::BlockBackend::flush(blk.backend_mut()) {
+            log::error!("root disk: flush failed: {e}");
+        }
+        log::info!(
+            "root disk: {} requests, {} KiB read, {} KiB written, {} errors",
+            stats.requests,
+            stats.bytes_read >> 10,
+            stats.bytes_written >> 10,
+            stats.io_errors
+        );
+    }
+}
