@@ -98,14 +98,15 @@ extern "C" fn arch_hal_trap_entry(frame: &mut TrapFrame, index: u64) {
 /// exception from the guest saves its frame again.
 ///
 /// # Safety
-/// `stack_top` must be the top of this CPU's EL2 stack with nothing live on
-/// it, and the EL2 guest controls (HCR_EL2, Stage-2, GIC) must be set up.
+/// `stack_top` must be the top of this CPU's EL2 stack, the code calling
+/// this must run below `stack_top - 288` (the boot code reserves the top
+/// 512 bytes), and the EL2 guest controls (HCR_EL2, Stage-2, GIC) must be
+/// set up.
 pub unsafe fn enter_lower_el(frame: &TrapFrame, stack_top: usize) -> ! {
     let slot = stack_top - core::mem::size_of::<TrapFrame>();
-    // SAFETY: the slot lies within this CPU's stack, whose contents are dead
-    // (contract). `frame` itself may live in that slot's range (the boot
-    // path's caller frames sit at the top of the stack), hence a copy with
-    // memmove semantics rather than a write of a clone.
+    // SAFETY: the slot is the reserved top of this CPU's stack, which no
+    // Rust frame uses (contract); `copy` (memmove) is used anyway so that an
+    // overlap could not corrupt the frame.
     unsafe {
         core::ptr::copy(frame as *const TrapFrame, slot as *mut TrapFrame, 1);
         core::arch::asm!("mov sp, {}", "b __hyp_trap_restore", in(reg) slot, options(noreturn));

@@ -106,6 +106,11 @@ impl Pl011 {
     pub fn enable_rx_interrupt(&mut self) {
         self.regs.imsc.write(IMSC::RXIM::SET + IMSC::RTIM::SET);
     }
+
+    /// Masks the receive interrupts (the received bytes stay in the FIFO).
+    pub fn disable_rx_interrupt(&mut self) {
+        self.regs.imsc.set(0);
+    }
 }
 
 impl core::fmt::Write for Pl011 {

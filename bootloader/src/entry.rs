@@ -49,6 +49,7 @@ _start:
     ldr     x9, =__stacks_start
     ldr     x10, =0x40000           // STACK_SIZE in link.ld
     add     sp, x9, x10
+    sub     sp, sp, #512            // the top 512 bytes hold the guest's trap frame
 
     ldr     x9, =__bss_start
     ldr     x10, =__bss_end
@@ -78,6 +79,7 @@ _secondary_start:
     add     x10, x19, #1
     lsl     x10, x10, #18           // (index + 1) * STACK_SIZE
     add     sp, x9, x10
+    sub     sp, sp, #512            // the top 512 bytes hold the guest's trap frame
     mov     x0, x19
     bl      hyp_secondary_main
     b       .Lpark

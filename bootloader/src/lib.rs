@@ -6,3 +6,4 @@
 pub mod mbr;
 pub mod plan;
 pub mod psci_guest;
+pub mod ring;

@@ -11,6 +11,7 @@ pub fn install() {
 fn handle(frame: &mut TrapFrame, kind: TrapKind) {
     if let (TrapKind::LowerA64(class), Some(vm)) = (kind, crate::vm::get()) {
         let vcpu = arch_hal::el2::cpu_index();
+        crate::vm::irq::sync(vm, vcpu);
         match class {
             Class::Sync => crate::vm::exits::handle(vm, vcpu, frame),
             Class::Irq => crate::vm::irq::handle(vm, vcpu, frame),
@@ -21,7 +22,7 @@ fn handle(frame: &mut TrapFrame, kind: TrapKind) {
                 )
             }
         }
-        crate::vm::irq::sync_and_flush(vm, vcpu);
+        crate::vm::irq::flush(vm, vcpu);
         return;
     }
     let ec = (frame.esr >> 26) & 0x3f;

@@ -16,6 +16,17 @@ pub const ROOT_PART_MIB: u64 = crate::payload::ROOT_PART_MIB;
 /// The full disk `cargo xrun` boots: the hypervisor, its boot script, the
 /// guest payload on partition 1 and the guest's root filesystem on 2.
 pub fn hypervisor_disk(paths: &Paths, dir: &Path, p: &payload::Payload) -> Result<PathBuf> {
+    hypervisor_disk_edited(paths, dir, p, |_| Ok(()))
+}
+
+/// As [`hypervisor_disk`], with `edit` changing partition 1's file list
+/// first (the bad-input tests drop or replace files).
+pub fn hypervisor_disk_edited(
+    paths: &Paths,
+    dir: &Path,
+    p: &payload::Payload,
+    edit: impl Fn(&mut Vec<(String, PathBuf)>) -> Result<()>,
+) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let scr = dir.join("boot.scr");
     uboot::make_boot_scr(paths, DtbArg::Control, None, &scr)?;
@@ -24,6 +35,7 @@ pub fn hypervisor_disk(paths: &Paths, dir: &Path, p: &payload::Payload) -> Resul
         ("elf-hypervisor.elf".into(), paths.hypervisor_elf()),
     ];
     boot_files.extend(payload::boot_files(p, payload::Mode::Hypervisor));
+    edit(&mut boot_files)?;
     let spec = DiskSpec {
         layout: Layout::new(BOOT_PART_MIB, ROOT_PART_MIB)?,
         boot_files,

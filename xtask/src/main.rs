@@ -10,7 +10,9 @@ mod image;
 mod paths;
 mod payload;
 mod qemu;
+mod rpi5;
 mod run;
+mod serial_bridge;
 mod session;
 mod uboot;
 mod xtest;
@@ -23,6 +25,9 @@ usage: cargo xtask <command> [options]
   run [--gic 2|3] [--cpu C] [--smp N] [--mem MiB] [--direct | --native]
       [--flavour cloud|generic] [--bootargs ARGS]
                                       boot it in QEMU                (cargo xrun)
+  run rpi5                            write bin/rpi5/kernel_2712.img + config.txt
+  gdb-bridge --serial PATH [--gdb [ADDR:]PORT] [--baud N]
+                                      console on this terminal, GDB on TCP 3333
   test [NAME...] [--category std|lint|qemu] [--list]
                                       run xtest.txt                  (cargo xtest)
   uboot                               fetch U-Boot, build boot.scr   (u-boot/init.sh)
@@ -55,7 +60,16 @@ fn real_main() -> Result<()> {
                 },
             )?;
         }
+        "run" if rest.first().map(String::as_str) == Some("rpi5") => {
+            cli::Args::parse(&rest[1..], &[])?.reject_unknown(&[])?;
+            let dir = rpi5::build(&paths)?;
+            println!(
+                "Raspberry Pi 5 boot files in {}: copy them to the SD card's boot partition",
+                dir.display()
+            );
+        }
         "run" => run::main(&paths, &cli::Args::parse(rest, &["direct", "native"])?)?,
+        "gdb-bridge" => serial_bridge::main(&cli::Args::parse(rest, &[])?)?,
         "setup-dtb" => payload::setup_dtb_main(&paths, &cli::Args::parse(rest, &[])?)?,
         "payload" => payload::payload_main(&paths, &cli::Args::parse(rest, &[])?)?,
         "test" => xtest::main(&paths, &cli::Args::parse(rest, &["list"])?)?,

@@ -129,6 +129,23 @@ impl Session {
         })
     }
 
+    /// Waits until the output has been quiet for `quiet` (at most `max`), so
+    /// that input is sent after the guest has printed its prompt.
+    pub fn wait_quiet(&mut self, quiet: Duration, max: Duration) {
+        let deadline = Instant::now() + max;
+        let mut last_len = self.transcript.len();
+        let mut since = Instant::now();
+        while Instant::now() < deadline && !self.eof {
+            self.receive(Duration::from_millis(20));
+            if self.transcript.len() != last_len {
+                last_len = self.transcript.len();
+                since = Instant::now();
+            } else if since.elapsed() >= quiet {
+                return;
+            }
+        }
+    }
+
     /// Stops treating `marker` as a failure (for tests that expect it).
     pub fn allow_marker(&mut self, marker: &str) {
         self.failure_markers.retain(|m| *m != marker);

@@ -2,11 +2,13 @@
 //! it: the guest's distributor and redistributors are emulated (crate
 //! `emul`) and its CPU interface is the hardware's virtual one (ICH_*).
 
+pub mod gich;
 #[cfg(target_arch = "aarch64")]
 pub mod icc;
 #[cfg(target_arch = "aarch64")]
 pub mod ich;
 pub mod regs;
+pub mod v2;
 #[cfg(target_arch = "aarch64")]
 pub mod v3;
 

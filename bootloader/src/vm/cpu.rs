@@ -32,7 +32,7 @@ pub fn enter(vm: &'static Vm, gic: &GicV3, vcpu: usize, frame: TrapFrame) -> ! {
     // written before the VM was published.
     unsafe { el2::configure(&controls) };
     vm.set_power(vcpu, VcpuPower::On);
-    super::irq::sync_and_flush(vm, vcpu);
+    super::irq::flush(vm, vcpu);
     // SAFETY: this CPU's stack top, with nothing live on it that is needed
     // after the switch (this function never returns).
     unsafe { arch_hal::exception::enter_lower_el(&frame, crate::cpus::stack_top(vcpu)) }

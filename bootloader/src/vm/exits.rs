@@ -10,6 +10,7 @@ const EC_WFX: u64 = 0x01;
 const EC_HVC64: u64 = 0x16;
 const EC_SMC64: u64 = 0x17;
 const EC_SYSREG: u64 = 0x18;
+const EC_IABT_LOWER: u64 = 0x20;
 const EC_DABT_LOWER: u64 = 0x24;
 
 /// ICC_SGI1R_EL1 in ISS form (Op0=3, Op2=5, Op1=0, CRn=12, CRm=11).
@@ -28,12 +29,21 @@ pub fn handle(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
         EC_DABT_LOWER => data_abort(vm, vcpu, frame),
         EC_SYSREG => sysreg(vm, vcpu, frame),
         EC_WFX => frame.elr += 4,
+        EC_IABT_LOWER => {
+            // Instruction fetch from an IPA that is not guest RAM.
+            log::warn!("guest vCPU {vcpu}: instruction fetch outside guest RAM at pc {:#x}; prefetch abort injected", frame.elr);
+            check_fault_loop(vm, vcpu, frame.elr);
+            let esr = el2::external_abort_esr(frame.spsr, false) - (1 << 26); // data → instruction abort EC
+            let far = frame.elr;
+            el2::inject_sync(frame, esr, far);
+        }
         _ => {
             log::warn!(
                 "guest vCPU {vcpu}: unhandled exit EC {ec:#x} (ESR {:#x}) at pc {:#x}; injecting undefined instruction",
                 frame.esr,
                 frame.elr
             );
+            check_fault_loop(vm, vcpu, frame.elr);
             el2::inject_sync(frame, el2::UNDEFINED_ESR, 0);
         }
     }
@@ -118,6 +128,7 @@ fn data_abort(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
         Ok(s) => s,
         Err(e) => {
             return abort_guest(
+                vm,
                 frame,
                 vcpu,
                 format_args!("undecodable data abort: {e}"),
@@ -142,11 +153,14 @@ fn data_abort(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
             match insn.map(mmio::decode_instruction) {
                 Some(Ok(d)) => match d.resolve(&syn, &regs) {
                     Ok(a) => a,
-                    Err(e) => return abort_guest(frame, vcpu, format_args!("{e}"), syn.write),
+                    Err(e) => return abort_guest(vm, frame, vcpu, format_args!("{e}"), syn.write),
                 },
-                Some(Err(e)) => return abort_guest(frame, vcpu, format_args!("{e}"), syn.write),
+                Some(Err(e)) => {
+                    return abort_guest(vm, frame, vcpu, format_args!("{e}"), syn.write)
+                }
                 None => {
                     return abort_guest(
+                        vm,
                         frame,
                         vcpu,
                         format_args!("cannot read the faulting instruction"),
@@ -196,6 +210,7 @@ fn data_abort(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
             frame.elr += 4;
         }
         Err(e) => abort_guest(
+            vm,
             frame,
             vcpu,
             format_args!(
@@ -211,13 +226,33 @@ fn data_abort(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
 
 /// The guest touched something it may not: log it and give it a
 /// synchronous external abort, as real hardware would for a bus error.
-fn abort_guest(frame: &mut TrapFrame, vcpu: usize, why: core::fmt::Arguments<'_>, write: bool) {
+fn abort_guest(
+    vm: &Vm,
+    frame: &mut TrapFrame,
+    vcpu: usize,
+    why: core::fmt::Arguments<'_>,
+    write: bool,
+) {
     log::warn!(
         "guest vCPU {vcpu}: {why} (pc {:#x}, VA {:#x}); external abort injected",
         frame.elr,
         frame.far
     );
+    check_fault_loop(vm, vcpu, frame.elr);
     let esr = el2::external_abort_esr(frame.spsr, write);
     let far = frame.far;
     el2::inject_sync(frame, esr, far);
+}
+
+/// A guest whose exception vector itself faults (e.g. no VBAR_EL1 yet)
+/// would bounce between fault and injection forever. After a few faults in
+/// a row at the same pc, stop it with a clear message instead of spinning.
+fn check_fault_loop(vm: &Vm, vcpu: usize, pc: u64) {
+    const LIMIT: u32 = 16;
+    if vm.note_fault(vcpu, pc) > LIMIT {
+        log::error!("guest vCPU {vcpu} is stuck: {LIMIT} faults in a row at pc {pc:#x}");
+        super::shutdown();
+        log::info!("guest: stopped; powering off");
+        crate::power::off();
+    }
 }

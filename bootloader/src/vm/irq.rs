@@ -10,10 +10,17 @@
 use super::{layout, Vm};
 use arch_hal::exception::TrapFrame;
 use arch_hal::gic::{icc, ich, is_special, regs};
+use arch_hal::irq_mutex::IrqMutex;
+use hyp_core::ring::ByteRing;
+
+/// At most this many interrupts are taken per exit, so that a level
+/// interrupt whose cause is only cleared by `sync_and_flush` (the
+/// maintenance interrupt) cannot keep the CPU in this loop.
+const MAX_PER_EXIT: usize = 8;
 
 /// A physical IRQ arrived while the guest ran on this CPU.
 pub fn handle(vm: &Vm, vcpu: usize, _frame: &mut TrapFrame) {
-    loop {
+    for _ in 0..MAX_PER_EXIT {
         let intid = icc::ack();
         if is_special(intid) {
             break;
@@ -30,22 +37,45 @@ pub fn handle(vm: &Vm, vcpu: usize, _frame: &mut TrapFrame) {
             receive_console(vm);
         }
         // KICK_SGI and the maintenance interrupt only make us look at the
-        // list registers, which happens below for every exit.
+        // list registers, which `sync_and_flush` does after every exit.
         icc::deactivate(intid);
-    }
-}
-
-/// Moves received bytes from the physical UART to the guest's PL011.
-fn receive_console(vm: &Vm) {
-    let mut uart = vm.uart.lock();
-    while let Some(b) = crate::console::read_byte() {
-        if !uart.push_rx(b) {
+        if intid == vm.maintenance_intid {
+            // Its condition (ICH_MISR_EL2) holds until the list registers
+            // are synced; taking it again now would loop.
             break;
         }
     }
-    let line = uart.interrupt_line();
-    drop(uart);
-    set_spi(vm, layout::UART_INTID, line);
+}
+
+/// Console input not yet taken by the guest's UART (whose FIFO holds 64
+/// bytes): pasted lines and typed-ahead commands wait here. The physical
+/// receive interrupt stays enabled and is always drained completely, so it
+/// can never keep firing.
+static RX_BACKLOG: IrqMutex<ByteRing<4096>> = IrqMutex::new(ByteRing::new());
+
+/// Drains the physical UART into the backlog and moves what fits into the
+/// guest's PL011. Called on the receive interrupt and after every guest
+/// access to its UART (a read may have made room).
+pub fn receive_console(vm: &Vm) {
+    let mut backlog = RX_BACKLOG.lock();
+    while let Some(b) = crate::console::read_byte() {
+        if !backlog.push(b) {
+            log::warn!("console: input backlog full, byte dropped");
+        }
+    }
+    let mut uart = vm.uart.lock();
+    while uart.rx_space() > 0 {
+        match backlog.pop() {
+            Some(b) => {
+                uart.push_rx(b);
+            }
+            None => break,
+        }
+    }
+    // The level is set while the UART lock is held: computed and applied
+    // in one step, so two CPUs cannot apply them out of order and leave
+    // the virtual GIC with a stale (lost) level. Lock order: UART, vGIC.
+    set_spi(vm, layout::UART_INTID, uart.interrupt_line());
 }
 
 /// Sets an emulated device's SPI level and wakes the vCPU that should see it.
@@ -70,42 +100,50 @@ fn kick(vm: &Vm, vcpu: usize) {
     }
 }
 
-/// Reconciles the list registers with the virtual GIC before re-entering.
-pub fn sync_and_flush(vm: &Vm, vcpu: usize) {
+/// Hands the list registers the guest has finished with back to the
+/// virtual GIC. Runs first on every exit, before the exit is handled: a new
+/// physical timer interrupt must find the previous one retired, or the
+/// virtual GIC would take the line as still high and drop it.
+pub fn sync(vm: &Vm, vcpu: usize) {
     let n = ich::list_registers();
     let mut vgic = vm.vgic.lock();
-    let mut free = 0u64;
     for i in 0..n {
         let lr = ich::read_lr(i);
         if lr == 0 {
-            free |= 1 << i;
             continue;
         }
         let (intid, state) = emul::vgic::lr::decode_v3(lr);
         if state == emul::LrState::Invalid {
-            vgic.lr_retired(vcpu, intid, state);
             if intid == layout::VTIMER_INTID {
                 // The guest deactivated it, and with it the physical PPI;
                 // if the timer still fires, the PPI will be taken again.
                 let _ = vgic.set_level(intid, Some(vcpu), false);
             }
+            vgic.lr_retired(vcpu, intid, state);
             ich::write_lr(i, 0);
-            free |= 1 << i;
         }
     }
-    let mut full = true;
+}
+
+/// Fills free list registers with the highest-priority pending interrupts
+/// before re-entering the guest, asking for the underflow maintenance
+/// interrupt when more are pending than fit (IHI 0069H §4.9).
+pub fn flush(vm: &Vm, vcpu: usize) {
+    let n = ich::list_registers();
+    let mut vgic = vm.vgic.lock();
     for i in 0..n {
-        if free & (1 << i) == 0 {
+        if ich::read_lr(i) != 0 {
             continue;
         }
         match vgic.next_pending(vcpu) {
             Some(inj) => ich::write_lr(i, emul::vgic::lr::encode_v3(&inj)),
-            None => {
-                full = false;
-                break;
-            }
+            None => break,
         }
     }
-    let uie = if full { ich::hcr_bits::UIE } else { 0 };
+    let uie = if vgic.has_pending(vcpu) {
+        ich::hcr_bits::UIE
+    } else {
+        0
+    };
     ich::set_hcr(ich::hcr_bits::EN | uie);
 }

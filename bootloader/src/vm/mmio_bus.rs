@@ -47,9 +47,10 @@ pub fn read(vm: &Vm, vcpu: usize, ipa: u64, size: u8) -> Result<u64, BusError> {
         let v = uart
             .mmio_read(off, size)
             .map_err(|_| BusError::Refused("PL011"))?;
-        let line = uart.interrupt_line();
         drop(uart);
-        super::irq::set_spi(vm, layout::UART_INTID, line);
+        // A read may have made room in the receive FIFO: move waiting input
+        // in; this also updates the interrupt line.
+        super::irq::receive_console(vm);
         return Ok(v as u64);
     }
     if let Some(off) = offset_in(layout::VIRTIO_BLK, ipa) {

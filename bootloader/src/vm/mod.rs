@@ -14,7 +14,7 @@ use crate::guest_ram::GuestRam;
 use crate::root_disk::RootDisk;
 use arch_hal::el2::GuestControls;
 use arch_hal::irq_mutex::IrqMutex;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use hyp_core::psci_guest::VcpuPower;
 use spin::Once;
 use virtio::VirtioBlkMmio;
@@ -28,6 +28,8 @@ pub struct Vm {
     pub controls: GuestControls,
     pub maintenance_intid: u32,
     power: [AtomicU8; MAX_VCPUS],
+    fault_pc: [AtomicU64; MAX_VCPUS],
+    fault_streak: [AtomicU32; MAX_VCPUS],
     pub vgic: IrqMutex<emul::VGic>,
     pub uart: IrqMutex<emul::VPl011>,
     pub blk: IrqMutex<VirtioBlkMmio<RootDisk>>,
@@ -64,6 +66,21 @@ impl Vm {
         }
     }
 
+    /// Records a fault injected at `pc`; returns how many in a row hit the
+    /// same pc (only this vCPU's own CPU touches its slots).
+    pub fn note_fault(&self, vcpu: usize, pc: u64) -> u32 {
+        let (Some(last), Some(streak)) = (self.fault_pc.get(vcpu), self.fault_streak.get(vcpu))
+        else {
+            return 0;
+        };
+        if last.swap(pc, Ordering::Relaxed) == pc {
+            streak.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            streak.store(1, Ordering::Relaxed);
+            1
+        }
+    }
+
     pub fn vcpu_of_mpidr(&self, mpidr: u64) -> Option<usize> {
         let mpidr = mpidr & 0xff_00ff_ffff;
         self.mpidrs[..self.vcpus].iter().position(|&m| m == mpidr)
@@ -88,6 +105,8 @@ impl Vm {
             controls,
             maintenance_intid,
             power: [const { AtomicU8::new(0) }; MAX_VCPUS],
+            fault_pc: [const { AtomicU64::new(u64::MAX) }; MAX_VCPUS],
+            fault_streak: [const { AtomicU32::new(0) }; MAX_VCPUS],
             vgic: IrqMutex::new(vgic),
             uart: IrqMutex::new(emul::VPl011::new()),
             blk: IrqMutex::new(blk),

@@ -51,6 +51,8 @@ pub fn run(s: &mut Session, cmd: &str, timeout: Duration) -> Result<Output> {
     let start = format!("@@XS {n}");
     let end_tail = format!(" {}", n + 1);
     let seen = RefCell::new(Vec::new());
+    // Type only once the prompt is out, as a person would.
+    s.wait_quiet(Duration::from_millis(300), Duration::from_secs(5));
     s.send(&format!(
         "echo \"@@XS $(({n}+0))\"; {cmd}; echo \"@@XT $? $(({n}+1))\"\n"
     ))?;

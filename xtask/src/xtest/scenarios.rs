@@ -9,7 +9,7 @@ use crate::qemu::{Boot, Console, Launch, Machine};
 use crate::session::Session;
 use crate::uboot::DtbArg;
 use crate::{deps, hyp, image, payload};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,8 +28,8 @@ pub fn prepare(paths: &Paths) -> Result<Prepared> {
 
 /// U-Boot runs its boot script after a 2 s autoboot delay; under TCG on a
 /// busy 2-core host reaching the hypervisor can take a while longer.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
-const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+pub(super) const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn run(paths: &Paths, prepared: &Prepared, case: &TestCase) -> Result<()> {
     let args = Args::parse(&case.command[1..], &[])?;
@@ -39,11 +39,14 @@ pub fn run(paths: &Paths, prepared: &Prepared, case: &TestCase) -> Result<()> {
         "dtb-fallback" => dtb_fallback(paths, prepared, case, &args),
         "selftest" => selftest(paths, prepared, case, &args),
         "native" => native(paths, prepared, case, &args),
+        "rpi5-image" => rpi5_image(paths),
+        "hyp-linux" => super::hyp_scenarios::linux(paths, prepared, case, &args),
+        "hyp-bad-input" => super::hyp_scenarios::bad_input(paths, prepared, case, &args),
         other => bail!("xtest.txt:{}: unknown scenario {other:?}", case.line),
     }
 }
 
-fn start(paths: &Paths, case: &TestCase, launch: &Launch) -> Result<Session> {
+pub(super) fn start(paths: &Paths, case: &TestCase, launch: &Launch) -> Result<Session> {
     let dir = paths.work("xtest");
     std::fs::create_dir_all(&dir)?;
     Session::spawn(
@@ -53,7 +56,7 @@ fn start(paths: &Paths, case: &TestCase, launch: &Launch) -> Result<Session> {
     )
 }
 
-fn with_tail<T>(session: &Session, r: Result<T>) -> Result<T> {
+pub(super) fn with_tail<T>(session: &Session, r: Result<T>) -> Result<T> {
     r.map_err(|e| anyhow::anyhow!("{e:#}\n--- last serial lines ---\n{}", session.tail(25)))
 }
 
@@ -235,4 +238,46 @@ fn native(paths: &Paths, prepared: &Prepared, case: &TestCase, args: &Args) -> R
 }
 
 /// Linux to a shell under TCG: 5-15 s here; generous for a loaded host.
-const LINUX_BOOT_TIMEOUT: Duration = Duration::from_secs(180);
+pub(super) const LINUX_BOOT_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// `cargo xrun rpi5` output: kernel_2712.img is the flat image of the ELF,
+/// entered at offset 0, loaded at the address config.txt names.
+fn rpi5_image(paths: &Paths) -> Result<()> {
+    let dir = crate::rpi5::build(paths)?;
+    let img = std::fs::read(dir.join("kernel_2712.img"))?;
+    let elf = std::fs::read(paths.hypervisor_elf())?;
+    let layout = crate::rpi5::image_layout(&elf)?;
+    if layout.entry_offset != 0 {
+        bail!(
+            "entry at offset {:#x}, the Pi firmware enters at 0",
+            layout.entry_offset
+        );
+    }
+    let cfg = std::fs::read_to_string(dir.join("config.txt"))?;
+    let addr =
+        crate::rpi5::config_kernel_address(&cfg).context("config.txt has no kernel_address")?;
+    if addr != layout.load_address {
+        bail!(
+            "config.txt loads at {addr:#x}, the image is linked at {:#x}",
+            layout.load_address
+        );
+    }
+    if img.len() < 64 || img[..4] != elf[layout_file_offset(&elf)?..layout_file_offset(&elf)? + 4] {
+        bail!("kernel_2712.img does not start with the ELF's first loadable bytes");
+    }
+    Ok(())
+}
+
+/// File offset of the ELF's first PT_LOAD segment.
+fn layout_file_offset(elf: &[u8]) -> Result<usize> {
+    let phoff = u64::from_le_bytes(elf[32..40].try_into()?) as usize;
+    let phentsize = u16::from_le_bytes(elf[54..56].try_into()?) as usize;
+    let phnum = u16::from_le_bytes(elf[56..58].try_into()?) as usize;
+    for i in 0..phnum {
+        let ph = &elf[phoff + i * phentsize..phoff + (i + 1) * phentsize];
+        if u32::from_le_bytes(ph[0..4].try_into()?) == 1 {
+            return Ok(u64::from_le_bytes(ph[8..16].try_into()?) as usize);
+        }
+    }
+    bail!("no PT_LOAD segment")
+}
