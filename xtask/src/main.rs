@@ -23,7 +23,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
   build [--spmc]                      build bin/elf-hypervisor.elf   (cargo xbuild)
   run [--gic 2|3] [--cpu C] [--smp N] [--mem MiB] [--direct | --native]
-      [--flavour cloud|generic] [--bootargs ARGS]
+      [--kernel cloud|generic] [--bootargs ARGS]
                                       boot it in QEMU                (cargo xrun)
   run rpi5                            write bin/rpi5/kernel_2712.img + config.txt
   gdb-bridge --serial PATH [--gdb [ADDR:]PORT] [--baud N]

@@ -7,13 +7,16 @@ use crate::paths::Paths;
 use crate::qemu::{Boot, Machine};
 use anyhow::{Context, Result};
 
-/// Payload options on top of `Machine::OPTIONS`: `--flavour cloud|generic`,
-/// `--bootargs "..."`.
-pub const OPTIONS: &[&str] = &["flavour", "bootargs"];
+/// Payload options on top of `Machine::OPTIONS`: `--kernel cloud|generic`
+/// (or its synonym `--flavour`), `--bootargs "..."`.
+pub const OPTIONS: &[&str] = &["kernel", "flavour", "bootargs"];
 
 /// Reads `--flavour` and `--bootargs` (defaults: cloud, DEFAULT_BOOTARGS).
 pub fn options_from_args(args: &Args, machine: &Machine) -> Result<Options> {
-    let flavour = args.parsed::<Flavour>("flavour")?.unwrap_or_default();
+    let flavour = match args.parsed::<Flavour>("kernel")? {
+        Some(f) => f,
+        None => args.parsed::<Flavour>("flavour")?.unwrap_or_default(),
+    };
     let mut opts = Options::new(flavour, machine);
     if let Some(b) = args.value("bootargs") {
         guest_dtb::validate_bootargs(b)?;
