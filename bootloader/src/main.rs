@@ -106,7 +106,10 @@ extern "C" fn hyp_main(argc: u64, argv: *const *const u8) -> ! {
     let (vm, entry) = vm::build::build(&host, disk, &mut free, || epoch.elapsed_ms(&regs))
         .unwrap_or_else(|e| fatal("guest", e));
     if let Some(intid) = host.uart.as_ref().and_then(|u| u.intid) {
-        gic.enable_spi(intid, arch_hal::el2::mpidr());
+        // The CPU interface number (GICv2) is learnt here, before routing.
+        gic.init_cpu(0, arch_hal::el2::mpidr(), &[])
+            .unwrap_or_else(|e| fatal("GIC", e));
+        gic.enable_spi(intid, 0, arch_hal::el2::mpidr());
         console::enable_rx_interrupt(intid);
     }
     log::info!(

@@ -51,7 +51,7 @@ impl fmt::Display for BuildError {
             Self::NoRootPartition => write!(f, "the disk has no partition 2 for the guest's root"),
             Self::NoGic => write!(
                 f,
-                "the host DTB has no GICv3 (GICv2 guests are not supported yet)"
+                "the host DTB has no usable GIC (GICv2 needs its GICV frame)"
             ),
             Self::NoTimer => write!(f, "the host DTB has no arm,armv8-timer node"),
             Self::Stage2(e) => write!(f, "Stage-2: {e}"),
@@ -80,11 +80,8 @@ pub fn build(
     free: &mut FreeMemory,
     ms: impl Fn() -> u64,
 ) -> Result<(&'static Vm, Entry), BuildError> {
-    let gic = host
-        .gic
-        .as_ref()
-        .filter(|g| g.version == GicVersion::V3)
-        .ok_or(BuildError::NoGic)?;
+    let gic = host.gic.as_ref().ok_or(BuildError::NoGic)?;
+    let v2 = gic.version == GicVersion::V2;
     let timer = host.timer.ok_or(BuildError::NoTimer)?;
 
     // Files from partition 1.
@@ -184,6 +181,18 @@ pub fn build(
         Stage2::new(pool, |t| t as *const Table as u64, &vtcr).map_err(BuildError::Stage2)?;
     s2.map(ram.ipa, ram.pa, ram.size, S2Attr::NormalRwx)
         .map_err(BuildError::Stage2)?;
+    if v2 {
+        // GICv2: the guest's CPU interface is the hardware's virtual one
+        // (GICV), mapped where the guest expects GICC (IHI 0048B §5.5).
+        let gicv = gic.vcpu_interface.ok_or(BuildError::NoGic)?;
+        s2.map(
+            layout::GICC_V2.base,
+            gicv.base,
+            layout::GICC_V2.size,
+            S2Attr::DeviceRw,
+        )
+        .map_err(BuildError::Stage2)?;
+    }
     let root = s2.root_pa();
     log::info!(
         "stage2: {}-bit IPA, {} tables, guest RAM mapped, VMID {VMID}",
@@ -202,9 +211,9 @@ pub fn build(
         bootargs: &cfg.bootargs,
         initrd,
         gic: GuestGic {
-            version: GicVersion::V3,
+            version: gic.version,
             distributor: layout::GICD,
-            cpu: gicr,
+            cpu: if v2 { layout::GICC_V2 } else { gicr },
             maintenance_intid: None,
         },
         uart: Some(MmioDevice {
@@ -234,12 +243,18 @@ pub fn build(
     arch_hal::cache::clean_invalidate_dcache_range(ram.pa as usize, ram.size as usize);
     arch_hal::cache::invalidate_icache_all();
 
-    let mut vgic = emul::VGic::new(emul::Version::V3, vcpus, layout::NUM_SPIS, mpidrs)
-        .map_err(BuildError::Vgic)?;
+    let version = if v2 {
+        emul::Version::V2
+    } else {
+        emul::Version::V3
+    };
+    let mut vgic =
+        emul::VGic::new(version, vcpus, layout::NUM_SPIS, mpidrs).map_err(BuildError::Vgic)?;
     vgic.link_hw(layout::VTIMER_INTID, timer.virt_intid)
         .map_err(BuildError::Vgic)?;
     log::info!(
-        "vgic: GICv3, {vcpus} vCPUs, {} SPIs, timer PPI {} forwarded",
+        "vgic: GICv{}, {vcpus} vCPUs, {} SPIs, timer PPI {} forwarded",
+        if v2 { 2 } else { 3 },
         layout::NUM_SPIS,
         timer.virt_intid
     );

@@ -2,27 +2,21 @@
 //! secondaries started by the guest's PSCI CPU_ON.
 
 use super::{layout, Vm};
+use crate::gic::HostGic;
 use arch_hal::el2::{self, GuestControls};
 use arch_hal::exception::TrapFrame;
-use arch_hal::gic::{ich, v3::GicV3};
 use hyp_core::psci_guest::VcpuPower;
 
 /// Prepares this CPU's GIC and EL2 controls for `vcpu` and enters the guest
 /// with `frame`. Never returns: from here on the CPU runs the guest and
 /// comes back only through exceptions.
-pub fn enter(vm: &'static Vm, gic: &GicV3, vcpu: usize, frame: TrapFrame) -> ! {
+pub fn enter(vm: &'static Vm, gic: &HostGic, vcpu: usize, frame: TrapFrame) -> ! {
     let mpidr = el2::mpidr();
-    if let Err(e) = gic.init_cpu(
-        mpidr,
-        &[layout::KICK_SGI, layout::VTIMER_INTID, vm.maintenance_intid],
-    ) {
+    let enable = [layout::KICK_SGI, layout::VTIMER_INTID, vm.maintenance_intid];
+    if let Err(e) = gic.init_cpu(vcpu, mpidr, &enable) {
         panic!("CPU {vcpu}: {e}");
     }
-    for i in 0..ich::list_registers() {
-        ich::write_lr(i, 0);
-    }
-    ich::set_vmcr(0);
-    ich::set_hcr(ich::hcr_bits::EN);
+    gic.reset_virtual();
     // VMPIDR_EL2 bit 31 is RES1, as in MPIDR_EL1.
     let controls = GuestControls {
         vmpidr: mpidr | (1 << 31),

@@ -9,7 +9,7 @@
 
 use super::{layout, Vm};
 use arch_hal::exception::TrapFrame;
-use arch_hal::gic::{icc, ich, is_special, regs};
+use arch_hal::gic::is_special;
 use arch_hal::irq_mutex::IrqMutex;
 use hyp_core::ring::ByteRing;
 
@@ -20,13 +20,15 @@ const MAX_PER_EXIT: usize = 8;
 
 /// A physical IRQ arrived while the guest ran on this CPU.
 pub fn handle(vm: &Vm, vcpu: usize, _frame: &mut TrapFrame) {
+    let Some(gic) = crate::gic::get() else { return };
     for _ in 0..MAX_PER_EXIT {
-        let intid = icc::ack();
+        let ack = gic.ack();
+        let intid = ack.intid;
         if is_special(intid) {
             break;
         }
         // EOImode = 1: this is the priority drop only.
-        icc::eoi(intid);
+        gic.eoi(ack);
         if intid == layout::VTIMER_INTID {
             // Stays active until the guest deactivates its virtual copy,
             // which the hardware-linked list register forwards (§4.2.2).
@@ -38,7 +40,7 @@ pub fn handle(vm: &Vm, vcpu: usize, _frame: &mut TrapFrame) {
         }
         // KICK_SGI and the maintenance interrupt only make us look at the
         // list registers, which `sync_and_flush` does after every exit.
-        icc::deactivate(intid);
+        gic.deactivate(ack);
         if intid == vm.maintenance_intid {
             // Its condition (ICH_MISR_EL2) holds until the list registers
             // are synced; taking it again now would loop.
@@ -96,7 +98,9 @@ pub fn kick_mask(vm: &Vm, me: usize, mask: u32) {
 
 fn kick(vm: &Vm, vcpu: usize) {
     if vcpu != arch_hal::el2::cpu_index() {
-        icc::send_sgi(regs::sgi1r(layout::KICK_SGI, vm.mpidrs[vcpu]));
+        if let Some(gic) = crate::gic::get() {
+            gic.send_sgi(layout::KICK_SGI, vcpu, vm.mpidrs[vcpu]);
+        }
     }
 }
 
@@ -105,14 +109,12 @@ fn kick(vm: &Vm, vcpu: usize) {
 /// physical timer interrupt must find the previous one retired, or the
 /// virtual GIC would take the line as still high and drop it.
 pub fn sync(vm: &Vm, vcpu: usize) {
-    let n = ich::list_registers();
+    let Some(gic) = crate::gic::get() else { return };
     let mut vgic = vm.vgic.lock();
-    for i in 0..n {
-        let lr = ich::read_lr(i);
-        if lr == 0 {
+    for i in 0..gic.list_registers() {
+        let Some((intid, state)) = gic.read_lr(i) else {
             continue;
-        }
-        let (intid, state) = emul::vgic::lr::decode_v3(lr);
+        };
         if state == emul::LrState::Invalid {
             if intid == layout::VTIMER_INTID {
                 // The guest deactivated it, and with it the physical PPI;
@@ -120,7 +122,7 @@ pub fn sync(vm: &Vm, vcpu: usize) {
                 let _ = vgic.set_level(intid, Some(vcpu), false);
             }
             vgic.lr_retired(vcpu, intid, state);
-            ich::write_lr(i, 0);
+            gic.clear_lr(i);
         }
     }
 }
@@ -129,21 +131,16 @@ pub fn sync(vm: &Vm, vcpu: usize) {
 /// before re-entering the guest, asking for the underflow maintenance
 /// interrupt when more are pending than fit (IHI 0069H §4.9).
 pub fn flush(vm: &Vm, vcpu: usize) {
-    let n = ich::list_registers();
+    let Some(gic) = crate::gic::get() else { return };
     let mut vgic = vm.vgic.lock();
-    for i in 0..n {
-        if ich::read_lr(i) != 0 {
+    for i in 0..gic.list_registers() {
+        if gic.read_lr(i).is_some() {
             continue;
         }
         match vgic.next_pending(vcpu) {
-            Some(inj) => ich::write_lr(i, emul::vgic::lr::encode_v3(&inj)),
+            Some(inj) => gic.write_lr(i, &inj),
             None => break,
         }
     }
-    let uie = if vgic.has_pending(vcpu) {
-        ich::hcr_bits::UIE
-    } else {
-        0
-    };
-    ich::set_hcr(ich::hcr_bits::EN | uie);
+    gic.set_virtual_control(vgic.has_pending(vcpu));
 }

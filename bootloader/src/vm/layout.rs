@@ -6,6 +6,9 @@ use dtb::Region;
 pub const RAM_IPA: u64 = 0x4000_0000;
 pub const GICD: Region = Region::new(0x0800_0000, 0x1_0000);
 pub const GICR_BASE: u64 = 0x080a_0000;
+/// GICv2: where the guest finds its CPU interface (QEMU virt's GICC); the
+/// hardware GICV frame is mapped here in Stage-2 (IHI 0048B §5.5).
+pub const GICC_V2: Region = Region::new(0x0801_0000, 0x2000);
 pub const UART: Region = Region::new(0x0900_0000, 0x1000);
 pub const UART_INTID: u32 = 33;
 pub const VIRTIO_BLK: Region = Region::new(0x0a00_0000, 0x200);

@@ -28,34 +28,35 @@ fn offset_in(region: dtb::Region, ipa: u64) -> Option<u64> {
 /// Performs a read of `size` bytes at `ipa` for `vcpu`.
 pub fn read(vm: &Vm, vcpu: usize, ipa: u64, size: u8) -> Result<u64, BusError> {
     if let Some(off) = offset_in(layout::GICD, ipa) {
-        return vm
-            .vgic
-            .lock()
-            .dist_read(off, size)
-            .map_err(|_| BusError::Refused("GIC distributor"));
+        let g = vm.vgic.lock();
+        let r = match g.version() {
+            emul::Version::V2 => g.dist_read_v2(vcpu, off, size),
+            emul::Version::V3 => g.dist_read(off, size),
+        };
+        return r.map_err(|_| BusError::Refused("GIC distributor"));
     }
-    if let Some(off) = offset_in(layout::gicr(vm.vcpus), ipa) {
+    if let Some(off) = redistributor_offset(vm, ipa) {
         let g = vm.vgic.lock();
         let (target, off) = g.redist_frame(off).ok_or(BusError::Unmapped)?;
-        let _ = vcpu;
         return g
             .redist_read(target, off, size)
             .map_err(|_| BusError::Refused("GIC redistributor"));
     }
     if let Some(off) = offset_in(layout::UART, ipa) {
-        let mut uart = vm.uart.lock();
-        let v = uart
+        let v = vm
+            .uart
+            .lock()
             .mmio_read(off, size)
             .map_err(|_| BusError::Refused("PL011"))?;
-        drop(uart);
         // A read may have made room in the receive FIFO: move waiting input
         // in; this also updates the interrupt line.
         super::irq::receive_console(vm);
         return Ok(v as u64);
     }
     if let Some(off) = offset_in(layout::VIRTIO_BLK, ipa) {
-        let mut blk = vm.blk.lock();
-        let v = blk
+        let v = vm
+            .blk
+            .lock()
             .mmio_read(off, size)
             .map_err(|_| BusError::Refused("virtio-blk"))?;
         return Ok(v as u64);
@@ -66,15 +67,17 @@ pub fn read(vm: &Vm, vcpu: usize, ipa: u64, size: u8) -> Result<u64, BusError> {
 /// Performs a write of `size` bytes of `value` at `ipa` for `vcpu`.
 pub fn write(vm: &Vm, vcpu: usize, ipa: u64, size: u8, value: u64) -> Result<(), BusError> {
     if let Some(off) = offset_in(layout::GICD, ipa) {
-        let update = vm
-            .vgic
-            .lock()
-            .dist_write(off, size, value)
-            .map_err(|_| BusError::Refused("GIC distributor"))?;
+        let mut g = vm.vgic.lock();
+        let update = match g.version() {
+            emul::Version::V2 => g.dist_write_v2(vcpu, off, size, value),
+            emul::Version::V3 => g.dist_write(off, size, value),
+        }
+        .map_err(|_| BusError::Refused("GIC distributor"))?;
+        drop(g);
         super::irq::kick_mask(vm, vcpu, update.kick);
         return Ok(());
     }
-    if let Some(off) = offset_in(layout::gicr(vm.vcpus), ipa) {
+    if let Some(off) = redistributor_offset(vm, ipa) {
         let mut g = vm.vgic.lock();
         let (target, off) = g.redist_frame(off).ok_or(BusError::Unmapped)?;
         let update = g
@@ -84,15 +87,16 @@ pub fn write(vm: &Vm, vcpu: usize, ipa: u64, size: u8, value: u64) -> Result<(),
         super::irq::kick_mask(vm, vcpu, update.kick);
         return Ok(());
     }
+    // Device interrupt levels are applied while the device lock is held, so
+    // two CPUs cannot apply them out of order and leave the virtual GIC with
+    // a stale level (a lost interrupt). Lock order: device, then vGIC.
     if let Some(off) = offset_in(layout::UART, ipa) {
         let mut uart = vm.uart.lock();
         uart.mmio_write(off, size, value as u32, &mut |b| {
             crate::console::write_byte(b)
         })
         .map_err(|_| BusError::Refused("PL011"))?;
-        let line = uart.interrupt_line();
-        drop(uart);
-        super::irq::set_spi(vm, layout::UART_INTID, line);
+        super::irq::set_spi(vm, layout::UART_INTID, uart.interrupt_line());
         return Ok(());
     }
     if let Some(off) = offset_in(layout::VIRTIO_BLK, ipa) {
@@ -100,10 +104,17 @@ pub fn write(vm: &Vm, vcpu: usize, ipa: u64, size: u8, value: u64) -> Result<(),
         let mut blk = vm.blk.lock();
         blk.mmio_write(off, size, value as u32, &mut ram)
             .map_err(|_| BusError::Refused("virtio-blk"))?;
-        let line = blk.interrupt_line();
-        drop(blk);
-        super::irq::set_spi(vm, layout::VIRTIO_BLK_INTID, line);
+        super::irq::set_spi(vm, layout::VIRTIO_BLK_INTID, blk.interrupt_line());
         return Ok(());
     }
     Err(BusError::Unmapped)
+}
+
+/// The offset into the GICv3 redistributor region, if `ipa` is in it
+/// (GICv2 has none: its CPU interface is mapped, not trapped).
+fn redistributor_offset(vm: &Vm, ipa: u64) -> Option<u64> {
+    if vm.vgic.lock().version() == emul::Version::V2 {
+        return None;
+    }
+    offset_in(layout::gicr(vm.vcpus), ipa)
 }
