@@ -30,8 +30,20 @@ pub struct Located {
 pub struct NoDtb;
 
 /// Picks the DTB: the argument's if valid, else the fallback.
-pub fn locate(arg: Option<&[u8]>) -> Result<Located, NoDtb> {
-    let reason = match dtb::parse_dtb_address(arg) {
+/// What the loader handed us to find the DTB.
+pub enum Hint<'a> {
+    /// U-Boot `bootelf`: argv[0], a hex string (or nothing).
+    Argument(Option<&'a [u8]>),
+    /// The Linux boot protocol (Raspberry Pi firmware): x0 = the DTB.
+    Register(u64),
+}
+
+pub fn locate(hint: Hint<'_>) -> Result<Located, NoDtb> {
+    let parsed = match hint {
+        Hint::Argument(arg) => dtb::parse_dtb_address(arg),
+        Hint::Register(addr) => Ok(addr),
+    };
+    let reason = match parsed {
         // SAFETY: parse_dtb_address only returns 8-byte aligned addresses
         // below 2^48, and U-Boot's DTB stays untouched while we run. If
         // nothing is at the address, the access raises an external abort,

@@ -39,12 +39,20 @@ extern "C" fn hyp_main(argc: u64, argv: *const *const u8) -> ! {
     let regs = HwSysRegs;
     let epoch = Epoch::now(&regs);
 
-    // SAFETY: `_start` passes the loader's registers unchanged; U-Boot's
-    // bootelf passes a valid argc/argv, and QEMU's ELF loader passes zeros.
-    let arg = unsafe { boot_args::argument(argc, argv, 0) };
-    // SAFETY: as above.
-    let self_test = boot_args::self_test(unsafe { boot_args::argument(argc, argv, 1) });
-    let located = dtb_source::locate(arg);
+    // U-Boot's bootelf passes argc/argv, the Pi firmware the Linux protocol
+    // (x0 = DTB, x1 = 0), QEMU's ELF loader zeros.
+    let (hint, self_test) = match rpi_boot::entry::classify(argc, argv as u64) {
+        rpi_boot::entry::EntryArgs::Dtb(addr) => (dtb_source::Hint::Register(addr), None),
+        // SAFETY: `_start` passes the loader's registers unchanged, and
+        // classify() saw a plausible argc with a non-null argv.
+        _ => unsafe {
+            (
+                dtb_source::Hint::Argument(boot_args::argument(argc, argv, 0)),
+                boot_args::self_test(boot_args::argument(argc, argv, 1)),
+            )
+        },
+    };
+    let located = dtb_source::locate(hint);
     let host = match &located {
         Ok(found) => dtb::HostInfo::parse(&found.fdt).map_err(|e| (found, e)),
         // No DTB at all: no console can be found either.
