@@ -19,6 +19,19 @@ core::arch::global_asm!(
     .section .text.boot, "ax"
     .global _start
 _start:
+    // An arm64 Image header (Linux booting.rst), so that loaders speaking
+    // the Linux protocol (QEMU -kernel, U-Boot booti) load us at
+    // 2 MiB-aligned RAM base + text_offset = 0x4100_0000 on QEMU virt and
+    // enter with x0 = DTB. bootelf and the Pi firmware just run the branch.
+    b       .Lafter_header          // code0
+    .word   0                       // code1
+    .quad   0x01000000              // text_offset
+    .quad   __image_size            // image_size, BSS and stacks included
+    .quad   0x2                     // flags: little-endian, 4 KiB pages
+    .quad   0, 0, 0                 // res2-res4
+    .ascii  "ARM\x64"               // magic
+    .word   0                       // res5
+.Lafter_header:
     mov     x19, x0                 // argc
     mov     x20, x1                 // argv
     msr     daifset, #0xf

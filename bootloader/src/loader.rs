@@ -6,7 +6,8 @@ use crate::storage::HostDisk;
 use alloc::string::String;
 use alloc::vec;
 use core::fmt;
-use file::loader::{FatLoader, LoadError};
+use file::cpio::CpioSource;
+use file::loader::{FatLoader, FileSource, LoadError};
 
 /// The configuration file on partition 1.
 pub const CONFIG_FILE: &str = "hypervisor.cfg";
@@ -60,21 +61,29 @@ impl From<LoadError> for LoaderError {
     }
 }
 
-pub struct Fat<'b> {
-    fat: FatLoader<'b, HostDisk>,
+/// Where the guest's files come from: partition 1 of the host disk, or an
+/// archive the firmware loaded into memory (the Raspberry Pi route).
+pub enum Files<'b> {
+    Fat(FatLoader<'b, HostDisk>),
+    Archive(CpioSource<'static>),
 }
 
-impl<'b> Fat<'b> {
-    pub fn open(disk: HostDisk, window: &'b mut [u8]) -> Result<Self, LoaderError> {
-        Ok(Self {
-            fat: FatLoader::open(disk, window)?,
-        })
+impl<'b> Files<'b> {
+    pub fn open_fat(disk: HostDisk, window: &'b mut [u8]) -> Result<Self, LoaderError> {
+        Ok(Self::Fat(FatLoader::open(disk, window)?))
+    }
+
+    fn source(&mut self) -> &mut dyn FileSource {
+        match self {
+            Self::Fat(f) => f,
+            Self::Archive(a) => a,
+        }
     }
 
     pub fn config(&mut self, max_vcpus: usize) -> Result<GuestConfig, LoaderError> {
-        let size = self.fat.file_size(CONFIG_FILE)? as usize;
+        let size = self.source().size(CONFIG_FILE)? as usize;
         let mut buf = vec![0u8; size];
-        self.fat.read_file_into(CONFIG_FILE, &mut buf)?;
+        self.source().read_into(CONFIG_FILE, &mut buf)?;
         let text = core::str::from_utf8(&buf).map_err(|_| LoaderError::ConfigNotUtf8)?;
         let c = file::config::parse(text).map_err(LoaderError::Config)?;
         if c.dtb.is_some() {
@@ -102,7 +111,7 @@ impl<'b> Fat<'b> {
         ipa: u64,
         what: &'static str,
     ) -> Result<u64, LoaderError> {
-        let size = u64::from(self.fat.file_size(name)?);
+        let size = self.source().size(name)?;
         let have = (ram.ipa + ram.size).saturating_sub(ipa);
         let dest = ram
             .slice_mut(ipa, size as usize)
@@ -111,16 +120,24 @@ impl<'b> Fat<'b> {
                 need: size,
                 have,
             })?;
-        self.fat.read_file_into(name, dest)?;
+        self.source().read_into(name, dest)?;
         Ok(size)
     }
 
-    pub fn stats(&self) -> file::blockdev::ReadStats {
-        self.fat.stats()
+    /// Disk requests made (0 for an archive in memory).
+    pub fn disk_requests(&self) -> u64 {
+        match self {
+            Self::Fat(f) => f.stats().backend_calls,
+            Self::Archive(_) => 0,
+        }
     }
 
-    pub fn into_disk(self) -> HostDisk {
-        self.fat.into_inner()
+    /// The host disk back, once loading is done.
+    pub fn into_disk(self) -> Option<HostDisk> {
+        match self {
+            Self::Fat(f) => Some(f.into_inner()),
+            Self::Archive(_) => None,
+        }
     }
 }
 

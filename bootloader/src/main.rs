@@ -90,7 +90,14 @@ extern "C" fn hyp_main(argc: u64, argv: *const *const u8) -> ! {
         .as_ref()
         .map(|l| dtb::Region::new(l.addr, l.fdt.total_size() as u64))
         .ok();
-    let mut free = memory::free_memory(&host, dtb_region).unwrap_or_else(|e| fatal("memory", e));
+    // A guest archive the firmware loaded (Raspberry Pi: `initramfs
+    // guest.cpio followkernel`), named in the host DTB's /chosen.
+    let archive = located
+        .as_ref()
+        .ok()
+        .and_then(|l| rpi_boot::initrd::find(&l.fdt).ok().flatten());
+    let mut free =
+        memory::free_memory(&host, dtb_region, archive).unwrap_or_else(|e| fatal("memory", e));
     let heap = free
         .take(HEAP_SIZE, memory::image_range().1)
         .unwrap_or_else(|| {
@@ -102,16 +109,26 @@ extern "C" fn hyp_main(argc: u64, argv: *const *const u8) -> ! {
     heap::init(heap);
     log::info!("memory: heap {} MiB at {:#x}", heap.size >> 20, heap.base);
 
-    let disk = storage::HostDisk::probe(&host).unwrap_or_else(|e| fatal("disk", e));
-    log::info!(
-        "disk: virtio-blk ({}) at {:#x}, {} MiB",
-        if disk.legacy { "legacy" } else { "modern" },
-        disk.base,
-        disk.capacity_blocks() >> 11
-    );
+    let disk = storage::HostDisk::probe(&host);
+    if let Ok(disk) = &disk {
+        log::info!(
+            "disk: virtio-blk ({}) at {:#x}, {} MiB",
+            if disk.legacy { "legacy" } else { "modern" },
+            disk.base,
+            disk.capacity_blocks() >> 11
+        );
+    }
+    let source = match (archive, disk) {
+        (Some(region), disk) => vm::build::GuestSource::Archive {
+            region,
+            disk: disk.ok(),
+        },
+        (None, Ok(disk)) => vm::build::GuestSource::Disk(disk),
+        (None, Err(e)) => fatal("disk", e),
+    };
 
     let gic = gic::init(&host).unwrap_or_else(|e| fatal("GIC", e));
-    let (vm, entry) = vm::build::build(&host, disk, &mut free, || epoch.elapsed_ms(&regs))
+    let (vm, entry) = vm::build::build(&host, source, &mut free, || epoch.elapsed_ms(&regs))
         .unwrap_or_else(|e| fatal("guest", e));
     if let Some(intid) = host.uart.as_ref().and_then(|u| u.intid) {
         // The CPU interface number (GICv2) is learnt here, before routing.

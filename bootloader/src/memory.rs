@@ -83,10 +83,12 @@ pub fn enable_mmu(host: &dtb::HostInfo, id_aa64mmfr0: u64) -> Result<(), MemoryE
     Ok(())
 }
 
-/// Free RAM after taking out reserved memory, the image and the host DTB.
+/// Free RAM after taking out reserved memory, the image, the host DTB and
+/// a firmware-loaded guest archive.
 pub fn free_memory(
     host: &dtb::HostInfo,
     dtb: Option<dtb::Region>,
+    archive: Option<dtb::Region>,
 ) -> Result<FreeMemory, PlanError> {
     let (start, end) = image_range();
     let image = dtb::Region::new(start, end - start);
@@ -94,6 +96,7 @@ pub fn free_memory(
         .reserved
         .iter()
         .chain(core::iter::once(image))
-        .chain(dtb);
+        .chain(dtb)
+        .chain(archive);
     FreeMemory::new(host.memory.iter(), keep)
 }

@@ -2,5 +2,6 @@
 
 pub mod blockdev;
 pub mod config;
+pub mod cpio;
 pub mod fat;
 pub mod loader;

@@ -101,6 +101,10 @@ pub enum LoadError {
     Corrupt(&'static str),
     /// The block device failed reading at `lba`.
     Io { lba: u64 },
+    /// No regular file of that name in the firmware-loaded guest archive.
+    NotInArchive(FileName),
+    /// The firmware-loaded guest archive is not a valid newc cpio.
+    CorruptArchive,
 }
 
 impl fmt::Display for LoadError {
@@ -118,6 +122,16 @@ impl fmt::Display for LoadError {
             Self::NoFat32Partition(why) => write!(f, "no FAT32 file system on partition 1: {why}"),
             Self::Corrupt(why) => write!(f, "FAT file system on partition 1 is corrupt: {why}"),
             Self::Io { lba } => write!(f, "disk read failed at block {lba}"),
+            Self::NotInArchive(name) => {
+                write!(
+                    f,
+                    "file \"{name}\" not found in the guest archive from the firmware"
+                )
+            }
+            Self::CorruptArchive => write!(
+                f,
+                "the guest archive from the firmware is not a valid newc cpio"
+            ),
         }
     }
 }

@@ -72,6 +72,9 @@ pub enum Boot {
     Firmware(PathBuf),
     /// QEMU's ELF loader enters the image directly at EL2 (no U-Boot).
     Kernel(PathBuf),
+    /// QEMU's Linux loader: an arm64 Image plus an initrd, entered with
+    /// x0 = DTB (the protocol the Raspberry Pi firmware uses).
+    LinuxImage { image: PathBuf, initrd: PathBuf },
 }
 
 /// How the serial line is connected.
@@ -112,6 +115,12 @@ impl Launch {
         match &self.boot {
             Boot::Firmware(bios) => a.extend(["-bios".into(), bios.display().to_string()]),
             Boot::Kernel(elf) => a.extend(["-kernel".into(), elf.display().to_string()]),
+            Boot::LinuxImage { image, initrd } => a.extend([
+                "-kernel".into(),
+                image.display().to_string(),
+                "-initrd".into(),
+                initrd.display().to_string(),
+            ]),
         }
         if let Some(disk) = &self.disk {
             a.extend([

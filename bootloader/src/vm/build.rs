@@ -3,7 +3,7 @@
 
 use super::{layout, Vm};
 use crate::guest_ram::GuestRam;
-use crate::loader::{self, Fat, LoaderError};
+use crate::loader::{self, Files, LoaderError};
 use crate::root_disk::RootDisk;
 use crate::storage::HostDisk;
 use alloc::boxed::Box;
@@ -74,9 +74,21 @@ pub struct Entry {
     pub dtb: u64,
 }
 
+/// Where the guest's files are.
+pub enum GuestSource {
+    /// Partition 1 of the host disk (which also gives the root disk).
+    Disk(HostDisk),
+    /// A newc archive the firmware loaded at `region`; a host disk, if any,
+    /// still provides the root disk.
+    Archive {
+        region: Region,
+        disk: Option<HostDisk>,
+    },
+}
+
 pub fn build(
     host: &HostInfo,
-    disk: HostDisk,
+    source: GuestSource,
     free: &mut FreeMemory,
     ms: impl Fn() -> u64,
 ) -> Result<(&'static Vm, Entry), BuildError> {
@@ -84,10 +96,26 @@ pub fn build(
     let v2 = gic.version == GicVersion::V2;
     let timer = host.timer.ok_or(BuildError::NoTimer)?;
 
-    // Files from partition 1.
-    let t0 = ms();
-    let window = Box::leak(vec![0u8; FAT_WINDOW].into_boxed_slice());
-    let mut fat = Fat::open(disk, window)?;
+    let (mut fat, spare_disk) = match source {
+        GuestSource::Disk(disk) => {
+            let window = Box::leak(vec![0u8; FAT_WINDOW].into_boxed_slice());
+            (Files::open_fat(disk, window)?, None)
+        }
+        GuestSource::Archive { region, disk } => {
+            log::info!(
+                "files: guest archive from the firmware at {:#x}, {} KiB",
+                region.base,
+                region.size >> 10
+            );
+            // SAFETY: the firmware loaded the archive there and named it in
+            // /chosen; the memory plan keeps the range out of every
+            // allocation, and nothing writes it.
+            let data = unsafe {
+                core::slice::from_raw_parts(region.base as usize as *const u8, region.size as usize)
+            };
+            (Files::Archive(file::cpio::CpioSource::new(data)), disk)
+        }
+    };
     let cfg = fat.config(host.cpu_count.min(super::MAX_VCPUS))?;
     log::info!(
         "config: {} kernel={} initrd={} memory={} MiB vcpus={} bootargs=\"{}\"",
@@ -146,30 +174,38 @@ pub fn build(
     };
     let loaded = kernel_size + initrd.map_or(0, |r| r.size);
     let dt = (ms() - t_load).max(1);
-    let st = fat.stats();
+    let requests = fat.disk_requests();
     log::info!(
         "files: kernel {} KiB, initrd {} KiB loaded in {} ms ({} MiB/s, {} disk requests)",
         kernel_size >> 10,
         initrd.map_or(0, |r| r.size >> 10),
         dt,
         (loaded * 1000 / dt) >> 20,
-        st.backend_calls
+        requests
     );
-    let _ = t0;
 
-    // The root disk: partition 2 only.
-    let mut disk = fat.into_disk();
-    let mut mbr = [0u8; 512];
-    disk.read_blocks(0, &mut mbr)
-        .map_err(|_| BuildError::NoRootPartition)?;
-    let p2 = hyp_core::mbr::partitions(&mbr)[1].ok_or(BuildError::NoRootPartition)?;
-    let scratch = Box::leak(vec![0u8; BLK_SCRATCH].into_boxed_slice());
-    let blk = virtio::VirtioBlkMmio::new(
-        RootDisk::new(disk, p2.first_lba, p2.blocks),
-        scratch,
-        virtio::DeviceConfig::new(),
-    )
-    .map_err(BuildError::Blk)?;
+    // The root disk: partition 2 only (none without a host disk).
+    let blk = match fat.into_disk().or(spare_disk) {
+        Some(mut disk) => {
+            let mut mbr = [0u8; 512];
+            disk.read_blocks(0, &mut mbr)
+                .map_err(|_| BuildError::NoRootPartition)?;
+            let p2 = hyp_core::mbr::partitions(&mbr)[1].ok_or(BuildError::NoRootPartition)?;
+            let scratch = Box::leak(vec![0u8; BLK_SCRATCH].into_boxed_slice());
+            Some(
+                virtio::VirtioBlkMmio::new(
+                    RootDisk::new(disk, p2.first_lba, p2.blocks),
+                    scratch,
+                    virtio::DeviceConfig::new(),
+                )
+                .map_err(BuildError::Blk)?,
+            )
+        }
+        None => {
+            log::warn!("disk: no host disk: the guest gets no root disk");
+            None
+        }
+    };
 
     // Stage-2: guest RAM only. Devices are left unmapped so that every
     // access traps to the emulation; hypervisor memory is never mapped.
@@ -220,10 +256,14 @@ pub fn build(
             region: layout::UART,
             intid: layout::UART_INTID,
         }),
-        virtio_mmio: &[MmioDevice {
-            region: layout::VIRTIO_BLK,
-            intid: layout::VIRTIO_BLK_INTID,
-        }],
+        virtio_mmio: if blk.is_some() {
+            &[MmioDevice {
+                region: layout::VIRTIO_BLK,
+                intid: layout::VIRTIO_BLK_INTID,
+            }]
+        } else {
+            &[]
+        },
         timer,
         psci: PsciConduit::Hvc,
     };

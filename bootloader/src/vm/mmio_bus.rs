@@ -53,9 +53,8 @@ pub fn read(vm: &Vm, vcpu: usize, ipa: u64, size: u8) -> Result<u64, BusError> {
         super::irq::receive_console(vm);
         return Ok(v as u64);
     }
-    if let Some(off) = offset_in(layout::VIRTIO_BLK, ipa) {
-        let v = vm
-            .blk
+    if let (Some(off), Some(blk)) = (offset_in(layout::VIRTIO_BLK, ipa), vm.blk.as_ref()) {
+        let v = blk
             .lock()
             .mmio_read(off, size)
             .map_err(|_| BusError::Refused("virtio-blk"))?;
@@ -99,9 +98,9 @@ pub fn write(vm: &Vm, vcpu: usize, ipa: u64, size: u8, value: u64) -> Result<(),
         super::irq::set_spi(vm, layout::UART_INTID, uart.interrupt_line());
         return Ok(());
     }
-    if let Some(off) = offset_in(layout::VIRTIO_BLK, ipa) {
+    if let (Some(off), Some(blk)) = (offset_in(layout::VIRTIO_BLK, ipa), vm.blk.as_ref()) {
         let mut ram = vm.ram;
-        let mut blk = vm.blk.lock();
+        let mut blk = blk.lock();
         blk.mmio_write(off, size, value as u32, &mut ram)
             .map_err(|_| BusError::Refused("virtio-blk"))?;
         super::irq::set_spi(vm, layout::VIRTIO_BLK_INTID, blk.interrupt_line());

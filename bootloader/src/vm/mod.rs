@@ -32,7 +32,8 @@ pub struct Vm {
     fault_streak: [AtomicU32; MAX_VCPUS],
     pub vgic: IrqMutex<emul::VGic>,
     pub uart: IrqMutex<emul::VPl011>,
-    pub blk: IrqMutex<VirtioBlkMmio<RootDisk>>,
+    /// The guest's root disk, when the host has a disk to back it.
+    pub blk: Option<IrqMutex<VirtioBlkMmio<RootDisk>>>,
 }
 
 static VM: Once<Vm> = Once::new();
@@ -92,7 +93,7 @@ impl Vm {
         controls: GuestControls,
         maintenance_intid: u32,
         vgic: emul::VGic,
-        blk: VirtioBlkMmio<RootDisk>,
+        blk: Option<VirtioBlkMmio<RootDisk>>,
     ) -> Self {
         let mut ids = [0u64; MAX_VCPUS];
         for (slot, m) in ids.iter_mut().zip(mpidrs) {
@@ -109,15 +110,15 @@ impl Vm {
             fault_streak: [const { AtomicU32::new(0) }; MAX_VCPUS],
             vgic: IrqMutex::new(vgic),
             uart: IrqMutex::new(emul::VPl011::new()),
-            blk: IrqMutex::new(blk),
+            blk: blk.map(IrqMutex::new),
         }
     }
 }
 
 /// Before power-off or reset: make what the guest wrote durable.
 pub fn shutdown() {
-    if let Some(vm) = get() {
-        let mut blk = vm.blk.lock();
+    if let Some(blk) = get().and_then(|vm| vm.blk.as_ref()) {
+        let mut blk = blk.lock();
         let stats = blk.stats();
         if let Err(e) = virtio::BlockBackend::flush(blk.backend_mut()) {
             log::error!("root disk: flush failed: {e}");

@@ -13,7 +13,7 @@ mod boot;
 mod busybox;
 mod cache;
 mod commands;
-mod cpio;
+pub mod cpio;
 mod fetch;
 pub mod guest_dtb;
 mod initramfs;

@@ -268,3 +268,52 @@ pub fn bad_input(paths: &Paths, prepared: &Prepared, case: &TestCase, args: &Arg
     })();
     with_tail(&s, r)
 }
+
+/// The Raspberry Pi route, on QEMU: the flat `kernel_2712.img` is started
+/// through the Linux boot protocol (x0 = DTB) with the guest's files in a
+/// newc archive given as the initrd, as the Pi firmware's `initramfs
+/// guest.cpio followkernel` does. The hypervisor must find the archive in
+/// /chosen, load the guest from it, and still give it the root disk.
+pub fn archive(paths: &Paths, _prepared: &Prepared, case: &TestCase, args: &Args) -> Result<()> {
+    args.reject_unknown(Machine::OPTIONS)?;
+    let m = Machine::from_args(args)?;
+    let p = payload::prepare(paths, &payload::options_from_args(args, &m)?)?;
+    let dir = paths.work("xtest").join(&case.name);
+    let disk = image::hypervisor_disk(paths, &dir, &p)?;
+    let image = crate::rpi5::build(paths)?.join("kernel_2712.img");
+    let cpio = dir.join("guest.cpio");
+    let mut w = payload::cpio::Writer::new(std::fs::File::create(&cpio)?);
+    for (name, src) in [
+        ("Image", &p.image),
+        ("initrd.img", &p.initrd),
+        ("hypervisor.cfg", &p.config),
+    ] {
+        w.file(
+            name,
+            0o644,
+            &std::fs::read(src).with_context(|| format!("reading {}", src.display()))?,
+        )?;
+    }
+    w.finish()?;
+    let launch = Launch {
+        machine: m.clone(),
+        boot: Boot::LinuxImage {
+            image,
+            initrd: cpio,
+        },
+        disk: Some(disk),
+        console: Console::Pipe,
+    };
+    let mut s = start(paths, case, &launch)?;
+    let r = (|| {
+        s.expect_contains("(from the loader)", BOOT_TIMEOUT)?;
+        s.expect_contains("files: guest archive from the firmware at 0x", STEP_TIMEOUT)?;
+        s.expect_contains("boot: entering the guest", STEP_TIMEOUT)?;
+        verify::expect_shell(&mut s, LINUX_BOOT_TIMEOUT)?;
+        verify::check_cpus(&mut s, m.smp)?;
+        verify::check_root_mount(&mut s, GUEST_ROOT)?;
+        verify::power_off(&mut s)?;
+        Ok(())
+    })();
+    with_tail(&s, r)
+}
