@@ -3,6 +3,7 @@
 
 use crate::guest_ram::GuestRam;
 use crate::storage::HostDisk;
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
 use core::fmt;
@@ -64,18 +65,19 @@ impl From<LoadError> for LoaderError {
 /// Where the guest's files come from: partition 1 of the host disk, or an
 /// archive the firmware loaded into memory (the Raspberry Pi route).
 pub enum Files<'b> {
-    Fat(FatLoader<'b, HostDisk>),
+    // Boxed: the FAT state is ~1.3 KiB, the archive view two words.
+    Fat(Box<FatLoader<'b, HostDisk>>),
     Archive(CpioSource<'static>),
 }
 
 impl<'b> Files<'b> {
     pub fn open_fat(disk: HostDisk, window: &'b mut [u8]) -> Result<Self, LoaderError> {
-        Ok(Self::Fat(FatLoader::open(disk, window)?))
+        Ok(Self::Fat(Box::new(FatLoader::open(disk, window)?)))
     }
 
     fn source(&mut self) -> &mut dyn FileSource {
         match self {
-            Self::Fat(f) => f,
+            Self::Fat(f) => f.as_mut(),
             Self::Archive(a) => a,
         }
     }
@@ -135,7 +137,7 @@ impl<'b> Files<'b> {
     /// The host disk back, once loading is done.
     pub fn into_disk(self) -> Option<HostDisk> {
         match self {
-            Self::Fat(f) => Some(f.into_inner()),
+            Self::Fat(f) => Some((*f).into_inner()),
             Self::Archive(_) => None,
         }
     }
