@@ -80,6 +80,11 @@ pub fn log_source(found: &Located) {
             log::warn!("{reason}; using the DTB at {:#x} instead", found.addr)
         }
     }
+    // Which board this is (everything else still comes from the DTB).
+    match rpi_boot::detect(&found.fdt) {
+        Ok(p) => log::info!("boot: platform {}", p.name()),
+        Err(e) => log::warn!("boot: unknown platform ({e}); going by the DTB alone"),
+    }
 }
 
 /// The DTB is readable but lacks what we need: say so on whatever PL011 it
