@@ -2,6 +2,7 @@
 //! .cargo/config.toml). Each subcommand lives in its own module.
 
 mod apt;
+mod bench;
 mod cli;
 mod deps;
 mod disk;
@@ -30,6 +31,8 @@ usage: cargo xtask <command> [options]
                                       console on this terminal, GDB on TCP 3333
   test [NAME...] [--category std|lint|qemu] [--list]
                                       run xtest.txt                  (cargo xtest)
+  bench [--runs N] [machine/payload options]
+                                      boot time, load and I/O: native vs hypervisor
   uboot                               fetch U-Boot, build boot.scr   (u-boot/init.sh)
   payload [machine/payload options]   fetch and build the guest payload
   setup-dtb [options] [--out FILE]    dump QEMU's DTB, write the guest DTB (setup.sh)
@@ -69,6 +72,7 @@ fn real_main() -> Result<()> {
             );
         }
         "run" => run::main(&paths, &cli::Args::parse(rest, &["direct", "native"])?)?,
+        "bench" => bench::main(&paths, &cli::Args::parse(rest, &[])?)?,
         "gdb-bridge" => serial_bridge::main(&cli::Args::parse(rest, &[])?)?,
         "setup-dtb" => payload::setup_dtb_main(&paths, &cli::Args::parse(rest, &[])?)?,
         "payload" => payload::payload_main(&paths, &cli::Args::parse(rest, &[])?)?,

@@ -202,6 +202,11 @@ impl Session {
         }
     }
 
+    /// Everything received so far, as text.
+    pub fn transcript_text(&self) -> String {
+        String::from_utf8_lossy(&self.transcript).into_owned()
+    }
+
     /// The last `n` lines of output, for failure reports.
     pub fn tail(&self, n: usize) -> String {
         let text = String::from_utf8_lossy(&self.transcript);
