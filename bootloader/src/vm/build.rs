@@ -18,8 +18,10 @@ use hyp_core::plan::FreeMemory;
 
 /// Stage-2 tables: root (2 concatenated) + level-2/3 tables for guest RAM.
 const STAGE2_TABLES: usize = 32;
-/// Read-ahead windows for the FAT loader (two 64 KiB windows).
-const FAT_WINDOW: usize = 128 << 10;
+/// Read-ahead windows for the FAT loader: two 512 KiB windows, so a 34 MiB
+/// kernel takes ~70 virtio requests (measured: 283 MiB/s vs 237 MiB/s with
+/// two 64 KiB windows).
+const FAT_WINDOW: usize = 1 << 20;
 /// Bounce buffer for the emulated virtio-blk device.
 const BLK_SCRATCH: usize = 64 << 10;
 /// The VMID of our one guest.
