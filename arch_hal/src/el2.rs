@@ -252,6 +252,23 @@ pub const fn external_abort_esr(spsr: u64, write: bool) -> u64 {
     (ec << 26) | (1 << 25) | ((write as u64) << 6) | 0x10
 }
 
+/// Makes a virtual SError pending for the guest (HCR_EL2.VSE, bit 8); the
+/// hardware clears it when the guest takes it.
+#[cfg(target_arch = "aarch64")]
+pub fn inject_virtual_serror() {
+    // SAFETY: sets HCR_EL2.VSE only, which affects the guest alone.
+    unsafe {
+        core::arch::asm!(
+            "mrs {t}, hcr_el2",
+            "orr {t}, {t}, #(1 << 8)",
+            "msr hcr_el2, {t}",
+            "isb",
+            t = out(reg) _,
+            options(nostack)
+        )
+    };
+}
+
 /// ESR_EL1 for an undefined instruction (EC 0x00, IL set).
 pub const UNDEFINED_ESR: u64 = 1 << 25;
 

@@ -15,12 +15,20 @@ fn handle(frame: &mut TrapFrame, kind: TrapKind) {
         match class {
             Class::Sync => crate::vm::exits::handle(vm, vcpu, frame),
             Class::Irq => crate::vm::irq::handle(vm, vcpu, frame),
-            Class::Fiq | Class::SError => {
-                panic!(
-                    "guest vCPU {vcpu}: {class:?} at pc {:#x} ESR_EL2={:#x}",
-                    frame.elr, frame.esr
-                )
+            // An SError taken while the guest ran is the guest's (e.g. an
+            // asynchronous abort from memory it touched): hand it back as a
+            // virtual SError (HCR_EL2.VSE, Arm ARM D1.3.5) rather than let
+            // a guest stop the hypervisor.
+            Class::SError => {
+                log::warn!(
+                    "guest vCPU {vcpu}: SError (ESR_EL2 {:#x}) at pc {:#x}; reflected to the guest",
+                    frame.esr,
+                    frame.elr
+                );
+                arch_hal::el2::inject_virtual_serror();
             }
+            // Nothing is configured as FIQ: log and carry on.
+            Class::Fiq => log::warn!("guest vCPU {vcpu}: unexpected FIQ at pc {:#x}", frame.elr),
         }
         crate::vm::irq::flush(vm, vcpu);
         return;

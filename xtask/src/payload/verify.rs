@@ -155,6 +155,9 @@ pub fn power_off(s: &mut Session) -> Result<()> {
 /// [`super::read_root_file`] at [`MARKER_PATH`].
 pub fn smoke(s: &mut Session, boot_timeout: Duration, cpus: u32, root_dev: &str) -> Result<String> {
     expect_shell(s, boot_timeout)?;
+    // Kernel messages stay in dmesg instead of interleaving with the
+    // command output the checks parse.
+    run_ok(s, "dmesg -n 1")?;
     check_cpus(s, cpus)?;
     check_root_mount(s, root_dev)?;
     check_os_release(s)?;
