@@ -6,12 +6,14 @@
 //! sequence, compiled only for AArch64. Crates above this one are safe Rust.
 #![cfg_attr(not(test), no_std)]
 
+pub mod debug;
 pub mod el2;
 pub mod gic;
 pub mod irq_mutex;
 pub mod mmio;
 pub mod mmu;
 pub mod psci;
+pub mod s1walk;
 pub mod stage2;
 pub mod sysreg;
 pub mod time;

@@ -19,18 +19,31 @@ pub fn init(base: usize) {
     UART_BASE.store(base, Ordering::Release);
 }
 
-/// Writes formatted text to the console (dropped if there is none yet).
+/// Writes formatted text to the console (dropped if there is none yet);
+/// through the GDB stub while a debugger is attached.
 pub fn write_fmt(args: core::fmt::Arguments<'_>) {
+    if crate::debug::output::routed() {
+        return crate::debug::output::write_fmt(args);
+    }
     if let Some(uart) = CONSOLE.lock().as_mut() {
         // Pl011's Write impl cannot fail.
         let _ = uart.write_fmt(args);
     }
 }
 
-/// One byte of guest console output.
+/// One byte of guest console output (through the GDB stub while a
+/// debugger is attached).
 pub fn write_byte(b: u8) {
+    crate::debug::output::write(&[b]);
+}
+
+/// Bytes straight to the UART: the stub's own traffic, and console output
+/// when no debugger is attached.
+pub fn write_raw(bytes: &[u8]) {
     if let Some(uart) = CONSOLE.lock().as_mut() {
-        uart.write_byte(b);
+        for &b in bytes {
+            uart.write_byte(b);
+        }
     }
 }
 
@@ -46,6 +59,22 @@ pub fn enable_rx_interrupt(intid: u32) {
     if let Some(uart) = CONSOLE.lock().as_mut() {
         uart.enable_rx_interrupt();
         RX_INTID.store(intid, Ordering::Release);
+    }
+}
+
+/// Masks or unmasks the receive interrupt (flow control), if it is in use.
+pub fn set_rx_interrupt(on: bool) {
+    static MASKED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    if rx_intid().is_none() || MASKED.load(Ordering::Relaxed) != on {
+        return;
+    }
+    if let Some(uart) = CONSOLE.lock().as_mut() {
+        if on {
+            uart.enable_rx_interrupt();
+        } else {
+            uart.disable_rx_interrupt();
+        }
+        MASKED.store(!on, Ordering::Relaxed);
     }
 }
 

@@ -216,12 +216,18 @@ impl HostGic {
 
     /// Enables the virtual CPU interface, with the underflow maintenance
     /// interrupt when `underflow` (ICH_HCR_EL2 / GICH_HCR: En, UIE).
-    pub fn set_virtual_control(&self, underflow: bool) {
+    /// `enabled = false` holds every virtual interrupt back (the list
+    /// registers keep their state): a single step must execute the
+    /// instruction at pc, not enter an interrupt handler.
+    pub fn set_virtual_control(&self, underflow: bool, enabled: bool) {
+        let bits = match (enabled, underflow) {
+            (false, _) => 0,
+            (true, false) => 1,
+            (true, true) => 0b11,
+        };
         match self {
-            Self::V3(_) => {
-                ich::set_hcr(ich::hcr_bits::EN | if underflow { ich::hcr_bits::UIE } else { 0 })
-            }
-            Self::V2 { gich, .. } => gich.set_hcr(1 | if underflow { 1 << 1 } else { 0 }),
+            Self::V3(_) => ich::set_hcr(bits),
+            Self::V2 { gich, .. } => gich.set_hcr(bits as u32),
         }
     }
 
@@ -234,6 +240,6 @@ impl HostGic {
             Self::V3(_) => ich::set_vmcr(0),
             Self::V2 { gich, .. } => gich.set_vmcr(0),
         }
-        self.set_virtual_control(false);
+        self.set_virtual_control(false, true);
     }
 }

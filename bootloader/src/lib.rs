@@ -3,6 +3,7 @@
 //! The binary (`main.rs`) wires it to the hardware.
 #![cfg_attr(not(test), no_std)]
 
+pub mod debug_tables;
 pub mod mbr;
 pub mod plan;
 pub mod psci_guest;

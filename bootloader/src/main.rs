@@ -13,6 +13,7 @@ mod banner;
 mod boot_args;
 mod console;
 mod cpus;
+mod debug;
 mod dtb_source;
 mod entry;
 mod gic;
@@ -130,6 +131,8 @@ extern "C" fn hyp_main(argc: u64, argv: *const *const u8) -> ! {
     let gic = gic::init(&host).unwrap_or_else(|e| fatal("GIC", e));
     let (vm, entry) = vm::build::build(&host, source, &mut free, || epoch.elapsed_ms(&regs))
         .unwrap_or_else(|e| fatal("guest", e));
+    // The GDB stub, resident on the console UART from here on.
+    debug::init(vm);
     if let Some(intid) = host.uart.as_ref().and_then(|u| u.intid) {
         // The CPU interface number (GICv2) is learnt here, before routing.
         gic.init_cpu(0, arch_hal::el2::mpidr(), &[])

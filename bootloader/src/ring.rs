@@ -42,6 +42,10 @@ impl<const N: usize> ByteRing<N> {
         self.len == 0
     }
 
+    pub fn is_full(&self) -> bool {
+        self.len == N
+    }
+
     pub fn dropped(&self) -> u64 {
         self.dropped
     }

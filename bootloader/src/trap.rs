@@ -13,7 +13,18 @@ fn handle(frame: &mut TrapFrame, kind: TrapKind) {
         let vcpu = arch_hal::el2::cpu_index();
         crate::vm::irq::sync(vm, vcpu);
         match class {
-            Class::Sync => crate::vm::exits::handle(vm, vcpu, frame),
+            Class::Sync if crate::debug::is_debug_exit(frame.esr >> 26 & 0x3f) => {
+                crate::debug::exit(vm, vcpu, frame)
+            }
+            Class::Sync => {
+                let pc = frame.elr;
+                crate::vm::exits::handle(vm, vcpu, frame);
+                // A stepped instruction we emulated raises no step
+                // exception: the step is done now.
+                if crate::debug::control::stepping(vcpu) && frame.elr != pc {
+                    crate::debug::emulated_step_done(vcpu);
+                }
+            }
             Class::Irq => crate::vm::irq::handle(vm, vcpu, frame),
             // An SError taken while the guest ran is the guest's (e.g. an
             // asynchronous abort from memory it touched): hand it back as a
@@ -30,6 +41,8 @@ fn handle(frame: &mut TrapFrame, kind: TrapKind) {
             // Nothing is configured as FIQ: log and carry on.
             Class::Fiq => log::warn!("guest vCPU {vcpu}: unexpected FIQ at pc {:#x}", frame.elr),
         }
+        // Park if the debugger stopped the guest; apply its settings.
+        crate::debug::control::before_entry(vm, vcpu, frame);
         crate::vm::irq::flush(vm, vcpu);
         return;
     }

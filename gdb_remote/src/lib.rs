@@ -17,6 +17,6 @@ pub mod target;
 
 pub use demux::{Demux, Event, Output};
 pub use target::{
-    ConsoleRoute, DebugError, GdbSession, GuestDebug, Regs, ResumeMode, ResumePlan, SerialTx,
-    StopCause, WatchKind,
+    ConsoleRoute, DebugError, GdbSession, GuestDebug, RegId, Regs, ResumeMode, ResumePlan,
+    SerialTx, StopCause, WatchKind,
 };

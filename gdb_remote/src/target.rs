@@ -40,6 +40,9 @@ use gdbstub::target::ext::base::multithread::{
     MultiThreadBase, MultiThreadResume, MultiThreadResumeOps, MultiThreadSchedulerLocking,
     MultiThreadSchedulerLockingOps, MultiThreadSingleStep, MultiThreadSingleStepOps,
 };
+use gdbstub::target::ext::base::single_register_access::{
+    SingleRegisterAccess, SingleRegisterAccessOps,
+};
 use gdbstub::target::ext::base::BaseOps;
 use gdbstub::target::ext::breakpoints::{
     Breakpoints, BreakpointsOps, HwBreakpoint, HwBreakpointOps, HwWatchpoint, HwWatchpointOps,
@@ -54,6 +57,9 @@ pub use gdbstub::target::ext::breakpoints::WatchKind;
 /// The registers GDB's `g`/`G` packets carry: X0-X30, SP, PC, CPSR, V0-V31,
 /// FPSR, FPCR.
 pub use gdbstub_arch::aarch64::reg::AArch64CoreRegs as Regs;
+
+/// Register ids as GDB names them (core, FP, and `System` registers).
+pub use gdbstub_arch::aarch64::reg::id::AArch64RegId as RegId;
 
 /// The most vCPUs a [`ResumePlan`] describes.
 pub const MAX_VCPUS: usize = 64;
@@ -174,6 +180,13 @@ pub trait GuestDebug {
     fn read_mem(&mut self, vcpu: usize, va: u64, buf: &mut [u8]) -> Result<usize, DebugError>;
     /// Writes guest memory; must keep instruction caches coherent.
     fn write_mem(&mut self, vcpu: usize, va: u64, data: &[u8]) -> Result<(), DebugError>;
+
+    /// A system register of a stopped vCPU, named by the `System` id of
+    /// [`RegId`] (the target XML's regnum: Op0:Op1:CRn:CRm:Op2). `Ok(None)`:
+    /// not provided (GDB shows it as unavailable). Default: none.
+    fn read_sysreg(&mut self, _vcpu: usize, _id: RegId) -> Result<Option<u64>, DebugError> {
+        Ok(None)
+    }
 
     fn set_sw_break(&mut self, va: u64) -> Result<(), DebugError>;
     fn clear_sw_break(&mut self, va: u64) -> Result<(), DebugError>;
@@ -348,6 +361,54 @@ impl<G: GuestDebug> MultiThreadBase for DebugTarget<G> {
     fn support_thread_extra_info(&mut self) -> Option<ThreadExtraInfoOps<'_, Self>> {
         Some(self)
     }
+
+    fn support_single_register_access(&mut self) -> Option<SingleRegisterAccessOps<'_, Tid, Self>> {
+        Some(self)
+    }
+}
+
+/// `p`/`P`: one register. Core and FP registers come from the `g` set;
+/// system registers from [`GuestDebug::read_sysreg`] (read-only).
+impl<G: GuestDebug> SingleRegisterAccess<Tid> for DebugTarget<G> {
+    fn read_register(&mut self, tid: Tid, id: RegId, buf: &mut [u8]) -> TargetResult<usize, Self> {
+        let v = nonfatal(self.vcpu(tid))?;
+        let mut r = Regs::default();
+        let bytes: ([u8; 16], usize) = match id {
+            RegId::X(n) if n < 31 => core_bytes(self, v, &mut r, |r| r.x[n as usize].into(), 8)?,
+            RegId::Sp => core_bytes(self, v, &mut r, |r| r.sp.into(), 8)?,
+            RegId::Pc => core_bytes(self, v, &mut r, |r| r.pc.into(), 8)?,
+            RegId::Pstate => core_bytes(self, v, &mut r, |r| r.cpsr.into(), 4)?,
+            RegId::V(n) if n < 32 => core_bytes(self, v, &mut r, |r| r.v[n as usize], 16)?,
+            id if id == RegId::FPSR => core_bytes(self, v, &mut r, |r| r.fpsr.into(), 4)?,
+            id if id == RegId::FPCR => core_bytes(self, v, &mut r, |r| r.fpcr.into(), 4)?,
+            id @ RegId::System(_) => match nonfatal(self.guest.read_sysreg(v, id))? {
+                Some(x) => ((x as u128).to_le_bytes(), 8),
+                None => return Ok(0),
+            },
+            _ => return Err(TargetError::Errno(DebugError::Invalid.errno())),
+        };
+        let n = bytes.1.min(buf.len());
+        buf[..n].copy_from_slice(&bytes.0[..n]);
+        Ok(n)
+    }
+
+    fn write_register(&mut self, _tid: Tid, _id: RegId, _val: &[u8]) -> TargetResult<(), Self> {
+        // GDB writes core registers with `G`; system registers are
+        // read-only through the stub.
+        Err(TargetError::Errno(DebugError::Unsupported.errno()))
+    }
+}
+
+/// Reads the `g` set of `vcpu` and picks one register out, little-endian.
+fn core_bytes<G: GuestDebug>(
+    t: &mut DebugTarget<G>,
+    vcpu: usize,
+    r: &mut Regs,
+    pick: impl Fn(&Regs) -> u128,
+    len: usize,
+) -> Result<([u8; 16], usize), TargetError<DebugError>> {
+    nonfatal(t.guest.read_regs(vcpu, r))?;
+    Ok((pick(r).to_le_bytes(), len))
 }
 
 impl<G: GuestDebug> MultiThreadResume for DebugTarget<G> {
@@ -909,6 +970,10 @@ impl<'a, G: GuestDebug, S: SerialTx + Clone, const MAX: usize> Core<'a, G, S, MA
             Ok(m) => Some(m),
             Err(_) => {
                 self.protocol_error();
+                // GDB has had its `+` and waits for an answer: EINVAL.
+                if let Some(m) = self.machine.as_mut() {
+                    let _ = conn(m).write_all(b"$E16#ac");
+                }
                 None
             }
         }

@@ -36,6 +36,11 @@ pub const APT_GET: Tool = Tool {
     package: "apt",
 };
 
+pub const GDB: Tool = Tool {
+    command: "gdb-multiarch",
+    package: "gdb-multiarch",
+};
+
 /// What `xbuild`/`xrun`/`xtest` need.
 pub const BASE: &[Tool] = &[QEMU, MKIMAGE, DTC, DPKG_DEB, APT_GET];
 

@@ -71,7 +71,10 @@ fn real_main() -> Result<()> {
                 dir.display()
             );
         }
-        "run" => run::main(&paths, &cli::Args::parse(rest, &["direct", "native"])?)?,
+        "run" => run::main(
+            &paths,
+            &cli::Args::parse(rest, &["direct", "native", "gdb"])?,
+        )?,
         "bench" => bench::main(&paths, &cli::Args::parse(rest, &[])?)?,
         "gdb-bridge" => serial_bridge::main(&cli::Args::parse(rest, &[])?)?,
         "setup-dtb" => payload::setup_dtb_main(&paths, &cli::Args::parse(rest, &[])?)?,

@@ -78,12 +78,15 @@ pub enum Boot {
 }
 
 /// How the serial line is connected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Console {
     /// The user's terminal, with QEMU's Ctrl-A multiplexer (Ctrl-A X quits).
     Terminal,
     /// A pipe read by the test harness; no monitor.
     Pipe,
+    /// A Unix socket QEMU listens on, for the serial bridge (console plus
+    /// GDB); QEMU waits for the bridge before starting the machine.
+    Socket(PathBuf),
 }
 
 #[derive(Clone, Debug)]
@@ -130,8 +133,9 @@ impl Launch {
                 "virtio-blk-device,drive=hd0".into(),
             ]);
         }
-        match self.console {
+        match &self.console {
             Console::Terminal => a.push("-nographic".into()),
+            Console::Socket(path) => a.extend(crate::serial_bridge::qemu_serial_args(path)),
             Console::Pipe => a.extend(
                 ["-display", "none", "-serial", "stdio", "-monitor", "none"].map(String::from),
             ),

@@ -1,17 +1,19 @@
 //! `cargo xrun`: build everything, write `build/disk.img`, start QEMU with
-//! the console on this terminal.
+//! the console on this terminal. `--gdb` puts the serial line behind the
+//! serial bridge, which also serves GDB on TCP (default port 3333).
 
 use crate::cli::Args;
 use crate::paths::Paths;
 use crate::qemu::{Boot, Console, Launch, Machine};
-use crate::{deps, hyp, image, payload, uboot};
+use crate::{deps, hyp, image, payload, serial_bridge, uboot};
 use anyhow::{bail, Context, Result};
+use std::net::SocketAddr;
 use std::process::Command;
 
 pub fn main(paths: &Paths, args: &Args) -> Result<()> {
     let mut known = Machine::OPTIONS.to_vec();
     known.extend(payload::OPTIONS);
-    known.extend(["direct", "native"]);
+    known.extend(["direct", "native", "gdb", "gdb-port"]);
     args.reject_unknown(&known)?;
     if let Some(word) = args.words().first() {
         bail!("unknown target {word:?}: `cargo xrun` boots QEMU virt");
@@ -44,18 +46,14 @@ pub fn main(paths: &Paths, args: &Args) -> Result<()> {
             console: Console::Terminal,
         }
     } else {
-        hyp::build(paths, &hyp::BuildOptions::default())?;
-        let p = payload::prepare(paths, &payload::options_from_args(args, &machine)?)?;
-        eprint!("{}", payload::describe(&p));
-        let bios = uboot::firmware(paths)?;
-        let disk = image::hypervisor_disk(paths, &paths.build(), &p)?;
-        eprintln!("xtask: wrote {}", disk.display());
-        Launch {
-            machine,
-            boot: Boot::Firmware(bios),
-            disk: Some(disk),
-            console: Console::Terminal,
+        if args.flag("gdb") || args.value("gdb-port").is_some() {
+            let gdb_addr = match args.value("gdb-port") {
+                Some(p) => serial_bridge::parse_gdb_addr(p)?,
+                None => serial_bridge::DEFAULT_GDB_ADDR.parse()?,
+            };
+            return run_with_gdb(paths, args, machine, gdb_addr);
         }
+        hypervisor_launch(paths, args, machine, Console::Terminal)?
     };
     let qemu_args = launch.args();
     eprintln!("xtask: qemu-system-aarch64 {}", qemu_args.join(" "));
@@ -68,4 +66,51 @@ pub fn main(paths: &Paths, args: &Args) -> Result<()> {
         bail!("QEMU exited with {status}");
     }
     Ok(())
+}
+
+/// `cargo xrun --gdb [--gdb-port PORT]`: QEMU's serial line goes to a Unix
+/// socket; the serial bridge shows the console on this terminal and serves
+/// GDB on TCP (default 127.0.0.1:3333). QEMU stops when the bridge does.
+fn run_with_gdb(paths: &Paths, args: &Args, machine: Machine, gdb_addr: SocketAddr) -> Result<()> {
+    let socket = paths.build().join("serial.sock");
+    let _ = std::fs::remove_file(&socket);
+    let launch = hypervisor_launch(paths, args, machine, Console::Socket(socket.clone()))?;
+    let qemu_args = launch.args();
+    eprintln!("xtask: qemu-system-aarch64 {}", qemu_args.join(" "));
+    let mut qemu = Command::new("qemu-system-aarch64")
+        .args(&qemu_args)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .context("starting qemu-system-aarch64")?;
+    let mut opts = serial_bridge::BridgeOptions::new(&socket);
+    opts.gdb_addr = gdb_addr;
+    let bridged = serial_bridge::run(opts);
+    // Ctrl-A X in the bridge, or the guest powered off: QEMU goes too.
+    if qemu.try_wait()?.is_none() {
+        let _ = qemu.kill();
+    }
+    let _ = qemu.wait();
+    let _ = std::fs::remove_file(&socket);
+    bridged
+}
+
+/// The hypervisor on U-Boot with the guest payload on `build/disk.img`.
+fn hypervisor_launch(
+    paths: &Paths,
+    args: &Args,
+    machine: Machine,
+    console: Console,
+) -> Result<Launch> {
+    hyp::build(paths, &hyp::BuildOptions::default())?;
+    let p = payload::prepare(paths, &payload::options_from_args(args, &machine)?)?;
+    eprint!("{}", payload::describe(&p));
+    let bios = uboot::firmware(paths)?;
+    let disk = image::hypervisor_disk(paths, &paths.build(), &p)?;
+    eprintln!("xtask: wrote {}", disk.display());
+    Ok(Launch {
+        machine,
+        boot: Boot::Firmware(bios),
+        disk: Some(disk),
+        console,
+    })
 }

@@ -100,7 +100,6 @@ pub fn parse_gdb_addr(s: &str) -> Result<SocketAddr> {
 /// QEMU options that put the first serial line on `socket` for the bridge.
 /// `wait=on`: QEMU starts the guest once the bridge is connected, so no
 /// early output is lost.
-#[allow(dead_code)] // for `cargo xrun --gdb` (run.rs / qemu.rs)
 pub fn qemu_serial_args(socket: &Path) -> Vec<String> {
     vec![
         "-display".into(),

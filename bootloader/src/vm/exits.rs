@@ -16,6 +16,8 @@ const EC_DABT_LOWER: u64 = 0x24;
 /// ICC_SGI1R_EL1 in ISS form (Op0=3, Op2=5, Op1=0, CRn=12, CRm=11).
 const ISS_SYSREG_MASK: u64 = 0x3f_fc1e;
 const ISS_ICC_SGI1R: u64 = (3 << 20) | (5 << 17) | (12 << 10) | (11 << 1);
+/// MDSCR_EL1 (Op0=2, Op2=2, Op1=0, CRn=0, CRm=2).
+const ISS_MDSCR: u64 = (2 << 20) | (2 << 17) | (2 << 1);
 
 pub fn handle(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
     let ec = (frame.esr >> 26) & 0x3f;
@@ -107,7 +109,19 @@ fn sysreg(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
     let iss = frame.esr & 0x1ff_ffff;
     let rt = ((iss >> 5) & 0x1f) as usize;
     let is_read = iss & 1 == 1;
-    if iss & ISS_SYSREG_MASK == ISS_ICC_SGI1R && !is_read {
+    if (iss >> 20) & 3 == 2 {
+        // Op0 = 2: a debug register, trapped because a debugger owns them
+        // (MDCR_EL2.TDE); MDSCR_EL1 is shadowed, the rest are RAZ/WI.
+        let write = (!is_read).then(|| if rt == 31 { 0 } else { frame.x[rt] });
+        let v = crate::debug::control::guest_debug_sysreg(
+            vcpu,
+            iss & ISS_SYSREG_MASK == ISS_MDSCR,
+            write,
+        );
+        if is_read && rt != 31 {
+            frame.x[rt] = v;
+        }
+    } else if iss & ISS_SYSREG_MASK == ISS_ICC_SGI1R && !is_read {
         let value = if rt == 31 { 0 } else { frame.x[rt] };
         let targets = vm.vgic.lock().sgi1r_write(vcpu, value);
         super::irq::kick_mask(vm, vcpu, targets);

@@ -59,12 +59,14 @@ static RX_BACKLOG: IrqMutex<ByteRing<4096>> = IrqMutex::new(ByteRing::new());
 /// guest's PL011. Called on the receive interrupt and after every guest
 /// access to its UART (a read may have made room).
 pub fn receive_console(vm: &Vm) {
+    // GDB's packets go to the stub; the rest is console input, read only
+    // while the backlog has room: otherwise it waits in the UART (and
+    // behind it the sender) until the guest reads its own UART, so pasted
+    // text is never dropped.
+    crate::debug::receive(&|| !RX_BACKLOG.lock().is_full(), &mut |b| {
+        RX_BACKLOG.lock().push(b);
+    });
     let mut backlog = RX_BACKLOG.lock();
-    while let Some(b) = crate::console::read_byte() {
-        if !backlog.push(b) {
-            log::warn!("console: input backlog full, byte dropped");
-        }
-    }
     let mut uart = vm.uart.lock();
     while uart.rx_space() > 0 {
         match backlog.pop() {
@@ -78,6 +80,9 @@ pub fn receive_console(vm: &Vm) {
     // in one step, so two CPUs cannot apply them out of order and leave
     // the virtual GIC with a stale (lost) level. Lock order: UART, vGIC.
     set_spi(vm, layout::UART_INTID, uart.interrupt_line());
+    // Masked while full (the level interrupt would fire without end),
+    // unmasked once the guest has made room.
+    crate::console::set_rx_interrupt(!backlog.is_full());
 }
 
 /// Sets an emulated device's SPI level and wakes the vCPU that should see it.
@@ -142,5 +147,6 @@ pub fn flush(vm: &Vm, vcpu: usize) {
             None => break,
         }
     }
-    gic.set_virtual_control(vgic.has_pending(vcpu));
+    let stepping = crate::debug::control::stepping(vcpu);
+    gic.set_virtual_control(vgic.has_pending(vcpu), !stepping);
 }

@@ -25,3 +25,20 @@ pub const KICK_SGI: u32 = 8;
 pub fn gicr(vcpus: usize) -> Region {
     Region::new(GICR_BASE, 0x2_0000 * vcpus as u64)
 }
+
+/// The emulated device at `ipa`, for diagnostics (`monitor s2`).
+pub fn device_at(ipa: u64) -> Option<&'static str> {
+    [
+        (GICD, "GIC distributor"),
+        (
+            Region::new(GICR_BASE, 0x2_0000 * crate::vm::MAX_VCPUS as u64),
+            "GIC redistributors",
+        ),
+        (GICC_V2, "GICv2 CPU interface (mapped on GICv2 hosts)"),
+        (UART, "PL011 UART"),
+        (VIRTIO_BLK, "virtio-blk"),
+    ]
+    .into_iter()
+    .find(|(r, _)| r.contains(ipa))
+    .map(|(_, name)| name)
+}

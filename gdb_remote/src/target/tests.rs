@@ -540,7 +540,8 @@ fn corrupted_packets_nak_and_recovery() {
     let mut frame = Vec::new();
     encode_packet(b"vCont;s", &mut |b| frame.push(b));
     g.feed(&frame);
-    let _ = g.take();
+    let out = String::from_utf8_lossy(&g.take()).to_string();
+    assert!(out.contains("$E16#ac"), "{out}");
     assert!(g.s.stats().protocol_errors >= 1);
     assert!(g.s.attached());
     assert!(!g.guest().running);
@@ -665,4 +666,20 @@ fn fuzz_session_never_panics() {
             String::from_utf8_lossy(&out)
         );
     }
+}
+
+#[test]
+fn single_registers() {
+    let mut g = attached();
+    // pc is register 32 (0x20): eight little-endian bytes.
+    let pc = g.one("p20");
+    assert_eq!(pc.len(), 16, "{pc}");
+    let mut regs = Regs::default();
+    g.guest().read_regs(0, &mut regs).unwrap();
+    assert_eq!(le64(&unhex(&pc), 0), regs.pc);
+    // A system register the fake does not provide: unavailable, not an error.
+    let sctlr = g.one("pc080");
+    assert!(!sctlr.starts_with('E'), "{sctlr}");
+    // Writes of system registers are refused.
+    assert!(g.one("Pc080=0000000000000000").starts_with('E'));
 }

@@ -1,6 +1,7 @@
 //! `cargo xtest`: runs the tests listed in `xtest.txt`, prints PASS/FAIL and
 //! the duration of each, and ends with `N passed, M failed`.
 
+mod gdb_scenario;
 mod hyp_scenarios;
 mod plan;
 mod scenarios;

@@ -42,6 +42,7 @@ pub fn run(paths: &Paths, prepared: &Prepared, case: &TestCase) -> Result<()> {
         "rpi5-image" => rpi5_image(paths),
         "hyp-archive" => super::hyp_scenarios::archive(paths, prepared, case, &args),
         "hyp-linux" => super::hyp_scenarios::linux(paths, prepared, case, &args),
+        "hyp-gdb" => super::gdb_scenario::gdb(paths, prepared, case, &args),
         "hyp-bad-input" => super::hyp_scenarios::bad_input(paths, prepared, case, &args),
         other => bail!("xtest.txt:{}: unknown scenario {other:?}", case.line),
     }
