@@ -14,7 +14,7 @@ fn handle(frame: &mut TrapFrame, kind: TrapKind) {
         crate::vm::irq::sync(vm, vcpu);
         match class {
             Class::Sync if crate::debug::is_debug_exit(frame.esr >> 26 & 0x3f) => {
-                crate::debug::exit(vm, vcpu, frame)
+                crate::debug::exit(vcpu, frame)
             }
             Class::Sync => {
                 let pc = frame.elr;

@@ -45,8 +45,9 @@ static SNAPSHOTS: [IrqMutex<Option<Snapshot>>; MAX_VCPUS] =
     [const { IrqMutex::new(None) }; MAX_VCPUS];
 static CLOCK: IrqMutex<StopClock> = IrqMutex::new(StopClock::new());
 
-/// The hardware breakpoint and watchpoint registers every CPU loads, and
-/// a generation number so each CPU reloads them once after a change.
+/// The hardware breakpoint and watchpoint registers every CPU loads. A
+/// generation number (also bumped by every resume, for CNTVOFF) makes each
+/// CPU reload its debug state once after a change, not on every exit.
 pub struct DebugRegs {
     pub breakpoints: HwSlots,
     pub watchpoints: HwSlots,
@@ -133,6 +134,8 @@ pub fn resume(mode: impl Fn(usize) -> Option<ResumeMode>) {
         m.store(value, Ordering::Release);
     }
     CLOCK.lock().resume(hw::counter());
+    // Every CPU picks up the new CNTVOFF before it runs the guest again.
+    REGS_GEN.fetch_add(1, Ordering::AcqRel);
     STOP.store(false, Ordering::Release);
 }
 
@@ -237,6 +240,7 @@ fn apply(vcpu: usize, frame: &mut TrapFrame) {
             let (v, c) = regs.filter(|_| debugging).unwrap_or((0, 0));
             hw::set_watchpoint(i, v, c);
         }
+        hw::set_cntvoff(CLOCK.lock().offset());
     }
     let step = debugging && MODE[vcpu].load(Ordering::Acquire) == STEP;
     if debugging {
@@ -249,7 +253,6 @@ fn apply(vcpu: usize, frame: &mut TrapFrame) {
         frame.spsr &= !hw::SPSR_SS;
     }
     cpu.stepping.store(step, Ordering::Relaxed);
-    hw::set_cntvoff(CLOCK.lock().offset());
 }
 
 /// A step finished or a stop was reported for this vCPU: it runs normally

@@ -123,24 +123,10 @@ pub fn is_debug_exit(class: u64) -> bool {
 
 /// A debug exception from the guest on `vcpu`: report it to GDB (which
 /// stops every vCPU), or hand a guest's own `BRK` back to the guest.
-pub fn exit(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
+pub fn exit(vcpu: usize, frame: &mut TrapFrame) {
     let class = (frame.esr >> 26) & 0x3f;
     let cause = match class {
-        ec::BRK64 => {
-            let pa = arch_hal::el2::guest_va_to_pa(frame.elr);
-            let ours = try_with_session(|s| s.guest().is_our_break(frame.elr, pa));
-            match ours {
-                Some(true) => StopCause::SwBreak,
-                // Busy session while a stop is pending: the BRK runs again
-                // after the resume and is judged then.
-                None if control::stop_requested() => return,
-                None => {
-                    // Wait for the session: only it knows our breakpoints.
-                    return spin_until_session_free(vm, vcpu, frame);
-                }
-                Some(false) => return reflect_brk(vm, vcpu, frame),
-            }
-        }
+        ec::BRK64 => return brk(vcpu, frame),
         ec::BREAKPOINT_LOWER => StopCause::HwBreak,
         ec::SOFTWARE_STEP_LOWER => StopCause::Step,
         ec::WATCHPOINT_LOWER => {
@@ -183,20 +169,22 @@ fn report(vcpu: usize, cause: StopCause) {
     }
 }
 
-/// The session was busy when a BRK arrived: retry until it is free or a
-/// stop is requested (then the BRK re-executes after the resume).
-fn spin_until_session_free(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
+/// A BRK from the guest: GDB's (report it) or the guest's own (reflect
+/// it). Only the session knows GDB's breakpoints; if it is busy and a stop
+/// is requested meanwhile, nothing is done: the BRK runs again after the
+/// resume and is judged then.
+fn brk(vcpu: usize, frame: &mut TrapFrame) {
+    let pa = arch_hal::el2::guest_va_to_pa(frame.elr);
     loop {
-        if control::stop_requested() {
-            return;
-        }
-        let pa = arch_hal::el2::guest_va_to_pa(frame.elr);
         if let Some(ours) = try_with_session(|s| s.guest().is_our_break(frame.elr, pa)) {
             return if ours {
                 report(vcpu, StopCause::SwBreak)
             } else {
-                reflect_brk(vm, vcpu, frame)
+                reflect_brk(frame)
             };
+        }
+        if control::stop_requested() {
+            return;
         }
         core::hint::spin_loop();
     }
@@ -205,7 +193,7 @@ fn spin_until_session_free(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
 /// The guest's own BRK (Linux uses them for BUG/WARN and kprobes): taken to
 /// EL2 only because a debugger is attached; deliver it to EL1 as the
 /// hardware would have, with the same syndrome.
-fn reflect_brk(_vm: &Vm, _vcpu: usize, frame: &mut TrapFrame) {
+fn reflect_brk(frame: &mut TrapFrame) {
     let esr = frame.esr;
     arch_hal::el2::inject_sync(frame, esr, 0);
 }

@@ -86,11 +86,16 @@ impl HypDebug {
     }
 
     fn unplant(&mut self, va: u64) -> Result<(), DebugError> {
-        let Some(b) = self.sw.remove(va) else {
-            return Ok(());
-        };
+        match self.sw.remove(va) {
+            Some(b) => self.restore(b),
+            None => Ok(()),
+        }
+    }
+
+    /// Puts back the instruction a removed breakpoint replaced, unless
+    /// another VA still plants BRK at the same PA.
+    fn restore(&self, b: SwBreak) -> Result<(), DebugError> {
         if self.sw.at_pa(b.pa).is_some() {
-            // Still planted through another VA.
             return Ok(());
         }
         let ipa = b.pa - self.vm.ram.pa + self.vm.ram.ipa;
@@ -348,10 +353,7 @@ impl GuestDebug for HypDebug {
 
     fn detach(&mut self, killed: bool) {
         while let Some(b) = self.sw.pop() {
-            let ipa = b.pa - self.vm.ram.pa + self.vm.ram.ipa;
-            if self.sw.at_pa(b.pa).is_none() {
-                let _ = self.write_insn(ipa, b.pa, b.original);
-            }
+            let _ = self.restore(b);
         }
         {
             let mut r = DEBUG_REGS.lock();

@@ -152,9 +152,8 @@ fn garbage_while_detached(s: &mut Session) -> Result<()> {
 /// or out-of-range commands. Each gets an answer (an error or empty reply,
 /// never silence); continue and Ctrl-C give a SIGINT stop; `D` detaches.
 fn garbage_while_attached(port: u16) -> Result<()> {
-    let mut c = TcpStream::connect(("127.0.0.1", port))?;
-    c.set_read_timeout(Some(Duration::from_millis(200)))?;
-    let supported = exchange(&mut c, "qSupported:multiprocess+")?;
+    let mut c = RawClient::connect(port)?;
+    let supported = c.exchange("qSupported:multiprocess+")?;
     ensure!(
         supported.contains("PacketSize="),
         "qSupported: {supported:?}"
@@ -172,76 +171,92 @@ fn garbage_while_attached(port: u16) -> Result<()> {
         "X0,5:ab",
         "g",
     ] {
-        exchange(&mut c, bad).with_context(|| format!("no answer to {bad:?}"))?;
+        c.exchange(bad)
+            .with_context(|| format!("no answer to {bad:?}"))?;
     }
-    // Continue, then Ctrl-C: a SIGINT stop reply (console output may come
-    // first as `O` packets).
-    let mut frame = Vec::new();
-    encode_packet(b"vCont;c", &mut |b| frame.push(b));
-    c.write_all(&frame)?;
+    // Continue, let the guest run a moment, then Ctrl-C: a SIGINT stop
+    // reply (console output may come first as `O` packets).
+    c.send("vCont;c")?;
     std::thread::sleep(Duration::from_millis(500));
-    c.write_all(&[0x03])?;
+    c.stream.write_all(&[0x03])?;
     let mut stop = String::new();
     for _ in 0..200 {
-        stop = read_packet(&mut c, "the stop after Ctrl-C")?;
+        stop = c.read_packet("the stop after Ctrl-C")?;
         if !stop.starts_with('O') {
             break;
         }
     }
     ensure!(stop.starts_with("T02"), "Ctrl-C answered {stop:?}");
-    let bye = exchange(&mut c, "D")?;
+    let bye = c.exchange("D")?;
     ensure!(bye == "OK", "detach answered {bye:?}");
     Ok(())
 }
 
-/// Sends one packet and returns the payload of the reply (acknowledged).
-fn exchange(c: &mut TcpStream, payload: &str) -> Result<String> {
-    let mut frame = Vec::new();
-    encode_packet(payload.as_bytes(), &mut |b| frame.push(b));
-    c.write_all(&frame)?;
-    read_packet(c, payload)
+/// A minimal RSP client on the bridge's GDB port.
+struct RawClient {
+    stream: TcpStream,
+    /// Bytes read past the last packet.
+    pending: Vec<u8>,
 }
 
-/// Reads the next `$…#xx` packet, acknowledges it and returns its payload.
-fn read_packet(c: &mut TcpStream, what: &str) -> Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut got = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    let mut buf = [0u8; 4096];
-    loop {
-        if let Some(start) = got.iter().position(|&b| b == b'$') {
-            if let Some(hash) = got[start..].iter().position(|&b| b == b'#') {
-                if got.len() >= start + hash + 3 {
-                    c.write_all(b"+")?;
-                    let body = &got[start + 1..start + hash];
-                    let text = String::from_utf8_lossy(body).to_string();
-                    // Whatever follows is the next packet's: keep it.
-                    let rest = got.split_off(start + hash + 3);
-                    PENDING.with(|p| *p.borrow_mut() = rest);
-                    return Ok(text);
+impl RawClient {
+    fn connect(port: u16) -> Result<Self> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+        Ok(Self {
+            stream,
+            pending: Vec::new(),
+        })
+    }
+
+    fn send(&mut self, payload: &str) -> Result<()> {
+        let mut frame = Vec::new();
+        encode_packet(payload.as_bytes(), &mut |b| frame.push(b));
+        self.stream.write_all(&frame)?;
+        Ok(())
+    }
+
+    /// Sends one packet and returns the payload of the reply (acknowledged).
+    fn exchange(&mut self, payload: &str) -> Result<String> {
+        self.send(payload)?;
+        self.read_packet(payload)
+    }
+
+    /// Reads the next `$…#xx` packet, acknowledges it and returns its payload.
+    fn read_packet(&mut self, what: &str) -> Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut buf = [0u8; 4096];
+        loop {
+            let got = &mut self.pending;
+            if let Some(start) = got.iter().position(|&b| b == b'$') {
+                if let Some(hash) = got[start..].iter().position(|&b| b == b'#') {
+                    if got.len() >= start + hash + 3 {
+                        let text =
+                            String::from_utf8_lossy(&got[start + 1..start + hash]).to_string();
+                        // Whatever follows is the next packet's: keep it.
+                        got.drain(..start + hash + 3);
+                        self.stream.write_all(b"+")?;
+                        return Ok(text);
+                    }
                 }
             }
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "no packet for {what:?} (got {:?})",
-            String::from_utf8_lossy(&got)
-        );
-        match c.read(&mut buf) {
-            Ok(0) => bail!("the bridge closed the connection"),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => return Err(e.into()),
+            ensure!(
+                Instant::now() < deadline,
+                "no packet for {what:?} (got {:?})",
+                String::from_utf8_lossy(got)
+            );
+            match self.stream.read(&mut buf) {
+                Ok(0) => bail!("the bridge closed the connection"),
+                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
-}
-
-thread_local! {
-    /// Bytes read past the last packet.
-    static PENDING: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn gdb_script(port: u16, syms: &HashMap<String, u64>) -> String {
