@@ -172,6 +172,48 @@ pub fn has_sme() -> bool {
     (v >> 24) & 0xf != 0
 }
 
+/// The guest's ELR_EL1 (live while we handle its exit: EL1 state is not
+/// switched on a trap).
+#[cfg(target_arch = "aarch64")]
+pub fn guest_elr_el1() -> u64 {
+    let v: u64;
+    // SAFETY: plain read of a guest register.
+    unsafe { core::arch::asm!("mrs {}, elr_el1", out(reg) v, options(nomem, nostack)) };
+    v
+}
+
+/// The stack pointer the guest was using when it trapped: SP_EL0 for EL0
+/// and EL1t, SP_EL1 for EL1h (SPSR_EL2.M[0], Arm ARM C5.2.19). Both are
+/// live at EL2 while we handle the exit.
+#[cfg(target_arch = "aarch64")]
+pub fn guest_sp(spsr: u64) -> u64 {
+    let v: u64;
+    // SAFETY: plain reads of guest registers.
+    unsafe {
+        if spsr & 1 == 0 {
+            core::arch::asm!("mrs {}, sp_el0", out(reg) v, options(nomem, nostack));
+        } else {
+            core::arch::asm!("mrs {}, sp_el1", out(reg) v, options(nomem, nostack));
+        }
+    }
+    v
+}
+
+/// Sets the stack pointer [`guest_sp`] reads (an emulated access with SP
+/// as its writeback base).
+#[cfg(target_arch = "aarch64")]
+pub fn set_guest_sp(spsr: u64, v: u64) {
+    // SAFETY: changes only the guest's stack pointer, as the emulated
+    // instruction would have.
+    unsafe {
+        if spsr & 1 == 0 {
+            core::arch::asm!("msr sp_el0, {}", in(reg) v, options(nomem, nostack));
+        } else {
+            core::arch::asm!("msr sp_el1, {}", in(reg) v, options(nomem, nostack));
+        }
+    }
+}
+
 /// HPFAR_EL2: the faulting IPA's page for stage-2 aborts.
 #[cfg(target_arch = "aarch64")]
 pub fn hpfar() -> u64 {
@@ -252,6 +294,13 @@ pub const fn external_abort_esr(spsr: u64, write: bool) -> u64 {
     (ec << 26) | (1 << 25) | ((write as u64) << 6) | 0x10
 }
 
+/// ESR_EL1 for a synchronous external abort on an instruction fetch (EC
+/// 0x21 from EL1, 0x20 from EL0; IFSC 0x10; IL set; Arm ARM D17.2.37).
+pub const fn external_instruction_abort_esr(spsr: u64) -> u64 {
+    let ec: u64 = if spsr & 0xf == 0 { 0x20 } else { 0x21 };
+    (ec << 26) | (1 << 25) | 0x10
+}
+
 /// Makes a virtual SError pending for the guest (HCR_EL2.VSE, bit 8); the
 /// hardware clears it when the guest takes it.
 #[cfg(target_arch = "aarch64")]
@@ -284,5 +333,8 @@ mod inject_tests {
         assert_eq!(external_abort_esr(0x3c5, false) >> 26, 0x25);
         assert_eq!(external_abort_esr(0x0, true) >> 26, 0x24);
         assert_eq!(external_abort_esr(0x3c5, true) & 0x7f, 0x50);
+        // Instruction aborts: EC 0x21 from EL1, 0x20 from EL0, IFSC 0x10.
+        assert_eq!(external_instruction_abort_esr(0x3c5), 0x8600_0010);
+        assert_eq!(external_instruction_abort_esr(0x0) >> 26, 0x20);
     }
 }

@@ -11,6 +11,8 @@ pub const NOT_SUPPORTED: i64 = -1;
 pub const INVALID_PARAMETERS: i64 = -2;
 pub const ALREADY_ON: i64 = -4;
 pub const ON_PENDING: i64 = -5;
+/// CPU_ON's entry point is not in memory the caller owns (§5.6.2).
+pub const INVALID_ADDRESS: i64 = -9;
 
 /// AFFINITY_INFO states (§5.1.5).
 pub const AFF_ON: u64 = 0;
@@ -45,12 +47,14 @@ pub enum Action {
 }
 
 /// Decides what a guest PSCI call does. `mpidr_to_vcpu` maps a target
-/// affinity to a vCPU index; `power` gives each vCPU's state.
+/// affinity to a vCPU index; `power` gives each vCPU's state;
+/// `entry_in_ram` says whether a CPU_ON entry point is guest RAM.
 pub fn handle(
     function: u64,
     args: [u64; 3],
     mpidr_to_vcpu: impl Fn(u64) -> Option<usize>,
     power: impl Fn(usize) -> VcpuPower,
+    entry_in_ram: impl Fn(u64) -> bool,
 ) -> Action {
     let ret = |v: i64| Action::Return(v as u64);
     // SMC32 and SMC64 variants differ in bit 30; both are accepted where the
@@ -82,6 +86,11 @@ pub fn handle(
             let Some(vcpu) = mpidr_to_vcpu(args[0]) else {
                 return ret(INVALID_PARAMETERS);
             };
+            // A vCPU started outside its RAM would only fault forever:
+            // refuse it up front, as DEN0022E §5.6.2 allows.
+            if !entry_in_ram(args[1]) {
+                return ret(INVALID_ADDRESS);
+            }
             match power(vcpu) {
                 VcpuPower::On => ret(ALREADY_ON),
                 VcpuPower::OnPending => ret(ON_PENDING),
@@ -124,7 +133,13 @@ mod tests {
             1 => VcpuPower::OnPending,
             _ => VcpuPower::Off,
         };
-        handle(fid as u64, args, |m| (m < 4).then_some(m as usize), power)
+        handle(
+            fid as u64,
+            args,
+            |m| (m < 4).then_some(m as usize),
+            power,
+            |entry| entry >= 0x4000_0000,
+        )
     }
 
     #[test]
@@ -156,19 +171,23 @@ mod tests {
             }
         );
         assert_eq!(
-            call(ids::CPU_ON_64 & !(1 << 30), [3, 1, 2]),
+            call(ids::CPU_ON_64 & !(1 << 30), [3, 0x4000_0000, 2]),
             Action::CpuOn {
                 vcpu: 3,
-                entry: 1,
+                entry: 0x4000_0000,
                 context: 2
             }
         );
         assert_eq!(
-            call(ids::CPU_ON_64, [0, 0, 0]),
+            call(ids::CPU_ON_64, [3, 0x1000, 0]),
+            Action::Return(INVALID_ADDRESS as u64)
+        );
+        assert_eq!(
+            call(ids::CPU_ON_64, [0, 0x4000_0000, 0]),
             Action::Return(ALREADY_ON as u64)
         );
         assert_eq!(
-            call(ids::CPU_ON_64, [1, 0, 0]),
+            call(ids::CPU_ON_64, [1, 0x4000_0000, 0]),
             Action::Return(ON_PENDING as u64)
         );
         assert_eq!(

@@ -15,6 +15,7 @@ mod rpi5;
 mod run;
 mod serial_bridge;
 mod session;
+mod test_guest;
 mod uboot;
 mod xtest;
 

@@ -146,6 +146,11 @@ impl Session {
         }
     }
 
+    /// Also fails the run on `marker` (a scenario's own failure line).
+    pub fn fail_on(&mut self, marker: &'static str) {
+        self.failure_markers.push(marker);
+    }
+
     /// Stops treating `marker` as a failure (for tests that expect it).
     pub fn allow_marker(&mut self, marker: &str) {
         self.failure_markers.retain(|m| *m != marker);

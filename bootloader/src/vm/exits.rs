@@ -35,7 +35,7 @@ pub fn handle(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
             // Instruction fetch from an IPA that is not guest RAM.
             log::warn!("guest vCPU {vcpu}: instruction fetch outside guest RAM at pc {:#x}; prefetch abort injected", frame.elr);
             check_fault_loop(vm, vcpu, frame.elr);
-            let esr = el2::external_abort_esr(frame.spsr, false) - (1 << 26); // data → instruction abort EC
+            let esr = el2::external_instruction_abort_esr(frame.spsr);
             let far = frame.elr;
             el2::inject_sync(frame, esr, far);
         }
@@ -53,7 +53,13 @@ pub fn handle(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
 
 fn psci(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
     let args = [frame.x[1], frame.x[2], frame.x[3]];
-    let action = psci_guest::handle(frame.x[0], args, |m| vm.vcpu_of_mpidr(m), |v| vm.power(v));
+    let action = psci_guest::handle(
+        frame.x[0],
+        args,
+        |m| vm.vcpu_of_mpidr(m),
+        |v| vm.power(v),
+        |entry| vm.ram.translate(entry, 4).is_some(),
+    );
     match action {
         Action::Return(v) => frame.x[0] = v,
         Action::CpuOn {
@@ -150,6 +156,8 @@ fn data_abort(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
             )
         }
     };
+    // The guest's own SP, for accesses that use it as base (writeback).
+    let mut sp = el2::guest_sp(frame.spsr);
     let access = match syn.access {
         Some(a) => a,
         None => {
@@ -159,67 +167,39 @@ fn data_abort(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
                 // identity map covers; a 4-byte aligned read of code.
                 ipa_ok.then(|| unsafe { core::ptr::read_volatile(pa as usize as *const u32) })
             });
-            let mut sp = 0u64;
             let regs = Regs {
                 x: &mut frame.x,
                 sp: &mut sp,
             };
-            match insn.map(mmio::decode_instruction) {
-                Some(Ok(d)) => match d.resolve(&syn, &regs) {
-                    Ok(a) => a,
-                    Err(e) => return abort_guest(vm, frame, vcpu, format_args!("{e}"), syn.write),
-                },
-                Some(Err(e)) => {
-                    return abort_guest(vm, frame, vcpu, format_args!("{e}"), syn.write)
-                }
-                None => {
-                    return abort_guest(
-                        vm,
-                        frame,
-                        vcpu,
-                        format_args!("cannot read the faulting instruction"),
-                        syn.write,
-                    )
-                }
+            let resolved = match insn.map(mmio::decode_instruction) {
+                Some(Ok(d)) => d.resolve(&syn, &regs).map_err(|e| e.into()),
+                Some(Err(e)) => Err(e.into()),
+                None => Err(AbortReason::NoInstruction),
+            };
+            match resolved {
+                Ok(a) => a,
+                Err(why) => return abort_guest(vm, frame, vcpu, format_args!("{why}"), syn.write),
             }
         }
     };
-    let mut sp = 0u64;
-    let result = if access.write {
-        let data = access.store_data(&Regs {
-            x: &mut frame.x,
-            sp: &mut sp,
-        });
-        let mut r = mmio_bus::write(vm, vcpu, access.ipa, access.size, data[0]);
-        if let (Ok(()), Some(_)) = (&r, access.pair) {
-            r = mmio_bus::write(
-                vm,
-                vcpu,
-                access.ipa + access.size as u64,
-                access.size,
-                data[1],
-            );
-        }
-        r.map(|_| [0, 0])
-    } else {
-        mmio_bus::read(vm, vcpu, access.ipa, access.size).and_then(|lo| {
-            let hi = match access.pair {
-                Some(_) => mmio_bus::read(vm, vcpu, access.ipa + access.size as u64, access.size)?,
-                None => 0,
-            };
-            Ok([lo, hi])
-        })
-    };
-    match result {
+    let data = access.store_data(&Regs {
+        x: &mut frame.x,
+        sp: &mut sp,
+    });
+    match perform(vm, vcpu, &access, data) {
         Ok(loaded) => {
-            if !access.write {
-                access.complete(
-                    &mut Regs {
-                        x: &mut frame.x,
-                        sp: &mut sp,
-                    },
-                    loaded,
-                );
+            let before = sp;
+            // Loads fill their registers; loads and stores alike apply
+            // their base writeback (`str w1, [x0, #4]!` moves x0).
+            access.complete(
+                &mut Regs {
+                    x: &mut frame.x,
+                    sp: &mut sp,
+                },
+                loaded,
+            );
+            if sp != before {
+                el2::set_guest_sp(frame.spsr, sp);
             }
             frame.elr += 4;
         }
@@ -235,6 +215,52 @@ fn data_abort(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
             ),
             access.write,
         ),
+    }
+}
+
+/// Why an abort without a usable syndrome could not be emulated.
+enum AbortReason {
+    Decode(mmio::DecodeError),
+    NoInstruction,
+}
+
+impl From<mmio::DecodeError> for AbortReason {
+    fn from(e: mmio::DecodeError) -> Self {
+        Self::Decode(e)
+    }
+}
+
+impl core::fmt::Display for AbortReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Decode(e) => write!(f, "{e}"),
+            Self::NoInstruction => f.write_str("cannot read the faulting instruction"),
+        }
+    }
+}
+
+/// The device accesses of one emulated instruction (two for a pair);
+/// returns what a load read.
+fn perform(
+    vm: &Vm,
+    vcpu: usize,
+    access: &mmio::MmioAccess,
+    data: [u64; 2],
+) -> Result<[u64; 2], mmio_bus::BusError> {
+    let second = access.ipa + access.size as u64;
+    if access.write {
+        mmio_bus::write(vm, vcpu, access.ipa, access.size, data[0])?;
+        if access.pair.is_some() {
+            mmio_bus::write(vm, vcpu, second, access.size, data[1])?;
+        }
+        Ok([0, 0])
+    } else {
+        let lo = mmio_bus::read(vm, vcpu, access.ipa, access.size)?;
+        let hi = match access.pair {
+            Some(_) => mmio_bus::read(vm, vcpu, second, access.size)?,
+            None => 0,
+        };
+        Ok([lo, hi])
     }
 }
 
@@ -259,11 +285,12 @@ fn abort_guest(
 }
 
 /// A guest whose exception vector itself faults (e.g. no VBAR_EL1 yet)
-/// would bounce between fault and injection forever. After a few faults in
-/// a row at the same pc, stop it with a clear message instead of spinning.
+/// would bounce between fault and injection forever. After a few nested
+/// faults in a row at the same pc, stop it with a clear message instead of
+/// spinning (see `Vm::note_fault` for what counts as nested).
 fn check_fault_loop(vm: &Vm, vcpu: usize, pc: u64) {
     const LIMIT: u32 = 16;
-    if vm.note_fault(vcpu, pc) > LIMIT {
+    if vm.note_fault(vcpu, pc, el2::guest_elr_el1()) > LIMIT {
         log::error!("guest vCPU {vcpu} is stuck: {LIMIT} faults in a row at pc {pc:#x}");
         super::shutdown();
         log::info!("guest: stopped; powering off");

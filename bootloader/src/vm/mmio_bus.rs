@@ -101,8 +101,18 @@ pub fn write(vm: &Vm, vcpu: usize, ipa: u64, size: u8, value: u64) -> Result<(),
     if let (Some(off), Some(blk)) = (offset_in(layout::VIRTIO_BLK, ipa), vm.blk.as_ref()) {
         let mut ram = vm.ram;
         let mut blk = blk.lock();
+        let before = refusals(&blk.stats());
         blk.mmio_write(off, size, value as u32, &mut ram)
             .map_err(|_| BusError::Refused("virtio-blk"))?;
+        let stats = blk.stats();
+        if refusals(&stats) != before {
+            // The device answered with IOERR/UNSUPP or DEVICE_NEEDS_RESET
+            // (it never touches memory outside guest RAM); say why, since
+            // the guest only sees a status code.
+            if let Some(e) = stats.last_error {
+                log::warn!("guest vCPU {vcpu}: virtio-blk request refused: {e}");
+            }
+        }
         super::irq::set_spi(vm, layout::VIRTIO_BLK_INTID, blk.interrupt_line());
         return Ok(());
     }
@@ -116,4 +126,9 @@ fn redistributor_offset(vm: &Vm, ipa: u64) -> Option<u64> {
         return None;
     }
     offset_in(layout::gicr(vm.vcpus), ipa)
+}
+
+/// Requests the virtio-blk device has refused so far, of any kind.
+fn refusals(s: &virtio::Stats) -> u64 {
+    s.io_errors + s.unsupported + s.needs_reset
 }

@@ -67,14 +67,21 @@ impl Vm {
         }
     }
 
-    /// Records a fault injected at `pc`; returns how many in a row hit the
-    /// same pc (only this vCPU's own CPU touches its slots).
-    pub fn note_fault(&self, vcpu: usize, pc: u64) -> u32 {
+    /// Records a fault injected at `pc`; returns how many nested faults in a
+    /// row hit the same pc (only this vCPU's own CPU touches its slots).
+    ///
+    /// `guest_elr` is the guest's ELR_EL1 now. A fault counts as nested when
+    /// the guest never left the exception we injected last time: ELR_EL1
+    /// still holds the pc we wrote into it (that same pc). A guest that
+    /// handles each fault and returns past it (ELR_EL1 moved on, as a probe
+    /// loop or a fixup handler does) starts a new streak, however often it
+    /// faults at the same pc.
+    pub fn note_fault(&self, vcpu: usize, pc: u64, guest_elr: u64) -> u32 {
         let (Some(last), Some(streak)) = (self.fault_pc.get(vcpu), self.fault_streak.get(vcpu))
         else {
             return 0;
         };
-        if last.swap(pc, Ordering::Relaxed) == pc {
+        if last.swap(pc, Ordering::Relaxed) == pc && guest_elr == pc {
             streak.fetch_add(1, Ordering::Relaxed) + 1
         } else {
             streak.store(1, Ordering::Relaxed);

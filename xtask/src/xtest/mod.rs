@@ -2,6 +2,7 @@
 //! the duration of each, and ends with `N passed, M failed`.
 
 mod gdb_scenario;
+mod guest_scenarios;
 mod hyp_scenarios;
 mod plan;
 mod scenarios;
@@ -140,11 +141,14 @@ fn run_lint(paths: &Paths, case: &TestCase) -> Result<()> {
             "-D",
             "warnings",
         ]),
-        // The hypervisor and everything it links, for the bare-metal target.
+        // The hypervisor and everything it links, and the test guest, for
+        // the bare-metal target.
         "clippy-hyp" => cmd.args([
             "clippy",
             "-p",
             "elf-hypervisor",
+            "-p",
+            "test-guest",
             "--target",
             crate::hyp::TARGET,
             "--",
