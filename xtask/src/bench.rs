@@ -2,18 +2,17 @@
 //! payload natively (U-Boot `booti`) and under the hypervisor, interleaved,
 //! and reports boot time to the guest shell, the hypervisor's own boot
 //! phases, kernel load throughput (our virtio-blk + FAT path vs U-Boot's
-//! `load`), guest disk I/O and the hypervisor's footprint. Writes
+//! `load`), guest disk I/O, the hypervisor's footprint, and exit costs
+//! from the bare-metal micro-benchmark guest (`exit_bench`). Writes
 //! `build/bench/bench.json` and `build/bench/bench.svg`.
-//!
-//! Not measured yet (issue "bench"): exit costs from a bare-metal
-//! micro-benchmark guest.
 
 use crate::cli::Args;
 use crate::paths::Paths;
 use crate::payload::{self, verify};
 use crate::qemu::{Boot, Console, Launch, Machine};
 use crate::session::Session;
-use crate::{deps, hyp, image, uboot};
+use crate::test_guest::ExitBench;
+use crate::{deps, exit_bench, hyp, image, uboot};
 use anyhow::{bail, Context, Result};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -59,6 +58,14 @@ pub fn main(paths: &Paths, args: &Args) -> Result<()> {
         eprintln!("bench: round {}/{runs}: hypervisor", i + 1);
         hypervisor.push(boot(paths, &m, &bios, &hyp_disk, "hyp", io)?);
     }
+    eprintln!("bench: exit costs (bare-metal guest)");
+    let exits = match exit_bench::run(paths, &m, &bios) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("bench: exit costs not measured: {e:#}");
+            Vec::new()
+        }
+    };
     let footprint = footprint(&paths.hypervisor_elf())?;
     let report = Report {
         machine: m,
@@ -66,6 +73,7 @@ pub fn main(paths: &Paths, args: &Args) -> Result<()> {
         native,
         hypervisor,
         footprint,
+        exits,
     };
     println!("{}", report.table());
     std::fs::write(dir.join("bench.json"), report.json())?;
@@ -224,6 +232,7 @@ struct Report {
     native: Vec<Run>,
     hypervisor: Vec<Run>,
     footprint: Vec<(String, u64)>,
+    exits: Vec<ExitBench>,
 }
 
 /// One measured quantity: its label and how to read it from a run.
@@ -303,6 +312,7 @@ impl Report {
             m.mem_mib as u64 - guest,
             m.mem_mib
         );
+        t += &exit_bench::table(&self.exits);
         t
     }
 
@@ -336,7 +346,8 @@ impl Report {
              \"kernel_load_mib_s\":{{\"native\":{},\"hypervisor\":{}}},\
              \"dd_write_mb_s\":{{\"native\":{},\"hypervisor\":{}}},\
              \"dd_read_mb_s\":{{\"native\":{},\"hypervisor\":{}}},\
-             \"hypervisor_phases\":[{phases}],\"footprint_bytes\":{{{fp}}}}}\n",
+             \"hypervisor_phases\":[{phases}],\"footprint_bytes\":{{{fp}}},\
+             \"exit_costs_ns\":{{{}}}}}\n",
             self.runs,
             self.machine.gic,
             self.machine.cpu,
@@ -349,13 +360,15 @@ impl Report {
             arr(&nw),
             arr(&hw),
             arr(&nr),
-            arr(&hr)
+            arr(&hr),
+            exit_bench::json(&self.exits)
         )
     }
 
     /// A bar chart of the medians, native vs hypervisor, one group per metric.
     fn svg(&self) -> String {
-        let (w, h, group) = (720.0, 300.0, 170.0);
+        let (exits, exits_h) = exit_bench::svg(&self.exits, 290.0);
+        let (w, h, group) = (720.0, 300.0 + exits_h, 170.0);
         let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n");
         s += "<text x=\"10\" y=\"18\">elf-hypervisor bench: median, native (grey) vs hypervisor (blue)</text>\n";
         for (i, (name, f)) in METRICS.iter().enumerate() {
@@ -372,6 +385,7 @@ impl Report {
             }
             s += &format!("<text x=\"{x0}\" y=\"270\">{name}</text>\n");
         }
+        s += &exits;
         s += "</svg>\n";
         s
     }
@@ -422,9 +436,20 @@ mod tests {
             native: vec![run(5.0), run(6.0)],
             hypervisor: vec![run(7.0), run(8.0)],
             footprint: vec![(".text".into(), 4096)],
+            exits: vec![ExitBench {
+                name: "hvc".into(),
+                median_ns: 5000,
+                min_ns: 4900,
+                max_ns: 6000,
+                samples: 15,
+            }],
         };
         assert!(r.table().contains("launch -> shell (s)"));
         assert!(r.json().contains("\"shell_s\":{\"native\":[5.000,6.000]"));
         assert!(r.svg().starts_with("<svg"));
+        assert!(r
+            .json()
+            .contains("\"exit_costs_ns\":{\"hvc\":{\"median\":5000"));
+        assert!(r.table().contains("HVC round trip"));
     }
 }

@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod deps;
 mod disk;
+mod exit_bench;
 mod hyp;
 mod image;
 mod paths;
@@ -15,6 +16,7 @@ mod rpi5;
 mod run;
 mod serial_bridge;
 mod session;
+mod soak;
 mod test_guest;
 mod uboot;
 mod xtest;
@@ -33,7 +35,9 @@ usage: cargo xtask <command> [options]
   test [NAME...] [--category std|lint|qemu] [--list]
                                       run xtest.txt                  (cargo xtest)
   bench [--runs N] [machine/payload options]
-                                      boot time, load and I/O: native vs hypervisor
+                                      boot time, load, I/O, exit costs: native vs hypervisor
+  soak [--minutes N] [machine/payload options]
+                                      Linux disk + CPU loop for N min (default 10), checksummed
   uboot                               fetch U-Boot, build boot.scr   (u-boot/init.sh)
   payload [machine/payload options]   fetch and build the guest payload
   setup-dtb [options] [--out FILE]    dump QEMU's DTB, write the guest DTB (setup.sh)
@@ -77,6 +81,7 @@ fn real_main() -> Result<()> {
             &cli::Args::parse(rest, &["direct", "native", "gdb"])?,
         )?,
         "bench" => bench::main(&paths, &cli::Args::parse(rest, &[])?)?,
+        "soak" => soak::main(&paths, &cli::Args::parse(rest, &[])?)?,
         "gdb-bridge" => serial_bridge::main(&cli::Args::parse(rest, &[])?)?,
         "setup-dtb" => payload::setup_dtb_main(&paths, &cli::Args::parse(rest, &[])?)?,
         "payload" => payload::payload_main(&paths, &cli::Args::parse(rest, &[])?)?,
