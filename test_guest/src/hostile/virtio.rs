@@ -266,17 +266,7 @@ pub fn run(plat: &Platform, base: usize, t: &mut Tally) {
     ];
     for (name, attack) in attacks {
         let o = attack(&mut dev, end, data, status);
-        let recovered =
-            dev.setup(table, u32::from(QSIZE)).is_ok() && dev.good_read() == Outcome::Status(0);
-        t.check(
-            "virtio",
-            name,
-            refused(o) && recovered,
-            format_args!(
-                "{o:?}, device {}",
-                if recovered { "recovered" } else { "LOST" }
-            ),
-        );
+        judge(t, &mut dev, name, o);
     }
     // Rings that are not in guest RAM, and a queue larger than the device's.
     for (name, table, num) in [
@@ -291,17 +281,23 @@ pub fn run(plat: &Platform, base: usize, t: &mut Tally) {
             Ok(()) => dev.good_read(),
             Err(o) => o,
         };
-        let recovered = dev.setup((dma() + DESC) as u64, u32::from(QSIZE)).is_ok()
-            && dev.good_read() == Outcome::Status(0);
-        t.check(
-            "virtio",
-            name,
-            refused(o) && recovered,
-            format_args!(
-                "{o:?}, device {}",
-                if recovered { "recovered" } else { "LOST" }
-            ),
-        );
+        judge(t, &mut dev, name, o);
     }
     let _ = dev.w(STATUS, 0);
+}
+
+/// An attack passes when it was refused and a reset brings the device
+/// back to serving a normal read.
+fn judge(t: &mut Tally, dev: &mut Dev, name: &str, o: Outcome) {
+    let recovered = dev.setup((dma() + DESC) as u64, u32::from(QSIZE)).is_ok()
+        && dev.good_read() == Outcome::Status(0);
+    t.check(
+        "virtio",
+        name,
+        refused(o) && recovered,
+        format_args!(
+            "{o:?}, device {}",
+            if recovered { "recovered" } else { "LOST" }
+        ),
+    );
 }

@@ -7,9 +7,11 @@ use super::scenarios::{start, with_tail, Prepared, BOOT_TIMEOUT, STEP_TIMEOUT};
 use crate::cli::Args;
 use crate::paths::Paths;
 use crate::qemu::{Boot, Console, Launch, Machine};
+use crate::session::Session;
 use crate::test_guest::{self, Mode};
 use anyhow::{ensure, Context, Result};
 use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The whole attack list runs in a few seconds; TCG on a loaded host is
@@ -20,12 +22,19 @@ const MIN_CASES: u32 = 60;
 /// The scratch-disk sector the refused OUT request aimed at.
 const TARGET_SECTOR: u64 = 8;
 
-pub fn hostile(paths: &Paths, prepared: &Prepared, case: &TestCase, args: &Args) -> Result<()> {
+/// Builds the test guest, writes its disk for `mode` and boots it.
+fn boot_guest(
+    paths: &Paths,
+    prepared: &Prepared,
+    case: &TestCase,
+    args: &Args,
+    mode: Mode,
+) -> Result<(Session, PathBuf)> {
     args.reject_unknown(Machine::OPTIONS)?;
     let m = Machine::from_args(args)?;
     let image = test_guest::build(paths)?;
     let dir = paths.work("xtest").join(&case.name);
-    let disk = test_guest::disk(paths, &dir, &image, Mode::Hostile)?;
+    let disk = test_guest::disk(paths, &dir, &image, mode)?;
     let launch = Launch {
         machine: m,
         boot: Boot::Firmware(prepared.uboot.clone()),
@@ -34,6 +43,11 @@ pub fn hostile(paths: &Paths, prepared: &Prepared, case: &TestCase, args: &Args)
     };
     let mut s = start(paths, case, &launch)?;
     s.fail_on("test-guest: FAIL");
+    Ok((s, disk))
+}
+
+pub fn hostile(paths: &Paths, prepared: &Prepared, case: &TestCase, args: &Args) -> Result<()> {
+    let (mut s, disk) = boot_guest(paths, prepared, case, args, Mode::Hostile)?;
     s.fail_on("is stuck:");
     let r = (|| {
         s.expect_contains("boot: entering the guest", BOOT_TIMEOUT)?;
@@ -74,19 +88,7 @@ pub fn hostile(paths: &Paths, prepared: &Prepared, case: &TestCase, args: &Args)
 /// measurement to the end and powers off. Only that it works is checked:
 /// the numbers belong to `cargo xtask bench`, never to a pass/fail test.
 pub fn bench_guest(paths: &Paths, prepared: &Prepared, case: &TestCase, args: &Args) -> Result<()> {
-    args.reject_unknown(Machine::OPTIONS)?;
-    let m = Machine::from_args(args)?;
-    let image = test_guest::build(paths)?;
-    let dir = paths.work("xtest").join(&case.name);
-    let disk = test_guest::disk(paths, &dir, &image, Mode::Bench)?;
-    let launch = Launch {
-        machine: m,
-        boot: Boot::Firmware(prepared.uboot.clone()),
-        disk: Some(disk),
-        console: Console::Pipe,
-    };
-    let mut s = start(paths, case, &launch)?;
-    s.fail_on("test-guest: FAIL");
+    let (mut s, _) = boot_guest(paths, prepared, case, args, Mode::Bench)?;
     let r = (|| {
         s.expect_contains("boot: entering the guest", BOOT_TIMEOUT)?;
         for name in test_guest::EXIT_BENCHES {
