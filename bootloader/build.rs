@@ -6,11 +6,14 @@ fn main() {
     let target = std::env::var("TARGET").unwrap_or_default();
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
     if target.starts_with("aarch64-unknown-none") {
-        println!("cargo:rustc-link-arg-bins=-T{dir}/link.ld");
+        println!("cargo:rustc-link-arg-bin=elf-hypervisor=-T{dir}/link.ld");
+        // The SPMC variant (feature `spmc`) runs from secure RAM.
+        println!("cargo:rustc-link-arg-bin=elf-spmc=-T{dir}/link-spmc.ld");
         // A non-PIE executable: U-Boot's bootelf rejects ET_DYN.
         println!("cargo:rustc-link-arg-bins=--no-pie");
     }
     println!("cargo:rerun-if-changed=link.ld");
+    println!("cargo:rerun-if-changed=link-spmc.ld");
     let rev = Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()

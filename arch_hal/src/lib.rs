@@ -14,6 +14,7 @@ pub mod mmio;
 pub mod mmu;
 pub mod psci;
 pub mod s1walk;
+pub mod smccc;
 pub mod stage2;
 pub mod sysreg;
 pub mod time;

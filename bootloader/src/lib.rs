@@ -4,6 +4,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod debug_tables;
+pub mod ffa;
 pub mod mbr;
 pub mod plan;
 pub mod psci_guest;

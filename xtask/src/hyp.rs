@@ -37,6 +37,9 @@ pub fn build(paths: &Paths, opts: &BuildOptions) -> Result<PathBuf> {
         .join(TARGET)
         .join("release")
         .join("elf-hypervisor");
+    if opts.spmc {
+        spmc_outputs(paths)?;
+    }
     let bytes = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
     check_loadable(&bytes)?;
     std::fs::create_dir_all(paths.bin())?;
@@ -46,6 +49,30 @@ pub fn build(paths: &Paths, opts: &BuildOptions) -> Result<PathBuf> {
         "xtask: wrote {} ({} KiB)",
         out.display(),
         bytes.len() / 1024
+    );
+    Ok(out)
+}
+
+/// The SPMC variant: `bin/elf-spmc.elf` (for debuggers) and the flat
+/// `bin/spmc.bin` TF-A loads as BL32 at its link address.
+fn spmc_outputs(paths: &Paths) -> Result<PathBuf> {
+    let built = paths
+        .root
+        .join("target")
+        .join(TARGET)
+        .join("release")
+        .join("elf-spmc");
+    let elf = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+    let (layout, flat) = crate::rpi5::flatten(&elf).context("flattening elf-spmc")?;
+    std::fs::create_dir_all(paths.bin())?;
+    std::fs::write(paths.bin().join("elf-spmc.elf"), &elf)?;
+    let out = paths.spmc_bin();
+    std::fs::write(&out, &flat).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "xtask: wrote {} ({} KiB, loads at {:#x})",
+        out.display(),
+        flat.len() / 1024,
+        layout.load_address
     );
     Ok(out)
 }

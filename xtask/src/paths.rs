@@ -32,6 +32,10 @@ impl Paths {
     pub fn hypervisor_elf(&self) -> PathBuf {
         self.bin().join("elf-hypervisor.elf")
     }
+    /// The SPMC variant as a flat BL32 image (`cargo xbuild --spmc`).
+    pub fn spmc_bin(&self) -> PathBuf {
+        self.bin().join("spmc.bin")
+    }
     pub fn uboot_dir(&self) -> PathBuf {
         self.root.join("u-boot")
     }

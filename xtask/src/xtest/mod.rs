@@ -149,6 +149,9 @@ fn run_lint(paths: &Paths, case: &TestCase) -> Result<()> {
             "elf-hypervisor",
             "-p",
             "test-guest",
+            // Both binaries: the normal-world hypervisor and the SPMC.
+            "--features",
+            "elf-hypervisor/spmc",
             "--target",
             crate::hyp::TARGET,
             "--",

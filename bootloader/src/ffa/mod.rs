@@ -1,0 +1,10 @@
+//! Arm Firmware Framework for A-profile (FF-A, DEN0077A v1.1): the ABI
+//! numbers and the SPMC's request dispatch. Pure logic, host-tested; the
+//! `elf-spmc` binary feeds it the registers of each SMC return.
+
+pub mod abi;
+pub mod discovery;
+pub mod spmc;
+
+#[cfg(test)]
+mod tests;
