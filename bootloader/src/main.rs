@@ -16,6 +16,7 @@ mod cpus;
 mod debug;
 mod dtb_source;
 mod entry;
+mod ffa_proxy;
 mod gic;
 mod guest_ram;
 mod heap;
@@ -83,7 +84,7 @@ extern "C" fn hyp_main(argc: u64, argv: *const *const u8) -> ! {
     }
     banner::print(&host, regs.current_el());
     log::info!("boot: DTB parsed, EL2 MMU on, console up");
-    log_ffa(hyp_core::ffa::discovery::discover(arch_hal::smccc::smc8));
+    ffa_proxy::init();
     if let Some(test) = self_test {
         selftest::run(test, &host);
     }
@@ -169,29 +170,6 @@ extern "C" fn hyp_secondary_main(index: usize) -> ! {
     };
     let gic = gic::get().unwrap_or_else(|| panic!("CPU {index}: GIC not initialised"));
     vm::cpu::enter(vm, &gic, index, cpus::guest_entry(index))
-}
-
-/// One line on what FF-A firmware sits below us (the secure variant).
-fn log_ffa(d: hyp_core::ffa::discovery::Discovery) {
-    use hyp_core::ffa::discovery::Discovery;
-    match d {
-        Discovery::NoSmccc => log::info!("ffa: firmware has no SMCCC 1.1 discovery; no FF-A"),
-        Discovery::NoFfa { smccc } => {
-            log::info!("ffa: SMCCC v{}.{}, no FF-A", smccc >> 16, smccc & 0xffff)
-        }
-        Discovery::Present(f) => log::info!(
-            "ffa: FF-A v{}.{}: our id {:?}, SPMC id {:?}, direct messaging {}",
-            f.version >> 16,
-            f.version & 0xffff,
-            f.own_id,
-            f.spmc_id,
-            if f.direct_messaging {
-                "supported"
-            } else {
-                "not supported"
-            }
-        ),
-    }
 }
 
 /// The hypervisor's own heap: DTB copies, virtio queues, the guest DTB.

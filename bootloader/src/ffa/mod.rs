@@ -4,6 +4,7 @@
 
 pub mod abi;
 pub mod discovery;
+pub mod proxy;
 pub mod spmc;
 
 #[cfg(test)]

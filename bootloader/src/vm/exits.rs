@@ -22,11 +22,11 @@ const ISS_MDSCR: u64 = (2 << 20) | (2 << 17) | (2 << 1);
 pub fn handle(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
     let ec = (frame.esr >> 26) & 0x3f;
     match ec {
-        EC_HVC64 => psci(vm, vcpu, frame),
+        EC_HVC64 => smccc_call(vm, vcpu, frame),
         EC_SMC64 => {
             // SMC is trapped before it executes: ELR points at it.
             frame.elr += 4;
-            psci(vm, vcpu, frame);
+            smccc_call(vm, vcpu, frame);
         }
         EC_DABT_LOWER => data_abort(vm, vcpu, frame),
         EC_SYSREG => sysreg(vm, vcpu, frame),
@@ -51,7 +51,15 @@ pub fn handle(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
     }
 }
 
-fn psci(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
+/// An SMCCC call from the guest (HVC or trapped SMC): FF-A goes to the
+/// proxy, everything else to the emulated PSCI.
+fn smccc_call(vm: &Vm, vcpu: usize, frame: &mut TrapFrame) {
+    if crate::ffa_proxy::is_ffa(frame.x[0]) {
+        let mut regs = [0u64; 8];
+        regs.copy_from_slice(&frame.x[..8]);
+        frame.x[..8].copy_from_slice(&crate::ffa_proxy::guest_call(regs));
+        return;
+    }
     let args = [frame.x[1], frame.x[2], frame.x[3]];
     let action = psci_guest::handle(
         frame.x[0],

@@ -8,6 +8,8 @@ use crate::platform::Platform;
 use crate::smccc::{self, INVALID_ADDRESS, INVALID_PARAMETERS, NOT_SUPPORTED};
 
 pub fn run(plat: &Platform, t: &mut Tally) {
+    // The last three are FF-A (VERSION, MEM_SHARE, RXTX_MAP): with no SPMC
+    // below the hypervisor they are unknown functions too.
     for fid in [
         0x1234,
         0xc600_0000,
@@ -15,6 +17,9 @@ pub fn run(plat: &Platform, t: &mut Tally) {
         0xffff_ffff,
         0xc200_0001,
         0xbf00_0000,
+        0x8400_0063,
+        0xc400_0073,
+        0xc400_0066,
     ] {
         let r = smccc::hvc(fid, 1, 2, 3);
         t.check(
