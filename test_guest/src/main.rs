@@ -4,7 +4,9 @@
 //!   xtask bench` parses its `bench-exit:` lines);
 //! - `mode=hostile`: attacks on the hypervisor that must each be refused or
 //!   contained (`cargo xtest` checks its `hostile:` lines and the
-//!   hypervisor's log).
+//!   hypervisor's log);
+//! - `mode=ffa`: FF-A conformance cases through the hypervisor's FF-A proxy
+//!   to the SPMC (the secure variant's test).
 //!
 //! Either way it ends with PSCI SYSTEM_OFF; a failure prints
 //! `test-guest: FAIL:` first.
@@ -13,6 +15,7 @@
 
 mod bench;
 mod cpu;
+mod ffa;
 mod gic;
 mod hostile;
 mod mmio;
@@ -52,6 +55,7 @@ extern "C" fn guest_main(dtb: usize) -> ! {
     match plat.mode {
         Mode::Bench => bench::run(&plat),
         Mode::Hostile => hostile::run(&plat),
+        Mode::Ffa => ffa::run(),
     }
     smccc::system_off()
 }

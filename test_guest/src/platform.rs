@@ -1,5 +1,5 @@
 //! What the guest DTB tells the test guest: RAM, CPUs, devices, and the
-//! mode chosen in `bootargs` (`test-guest mode=bench|hostile`).
+//! mode chosen in `bootargs` (`test-guest mode=bench|hostile|ffa`).
 
 use crate::cpu::MAX_CPUS;
 
@@ -7,6 +7,8 @@ use crate::cpu::MAX_CPUS;
 pub enum Mode {
     Bench,
     Hostile,
+    /// FF-A conformance cases through the hypervisor's proxy.
+    Ffa,
 }
 
 pub struct Platform {
@@ -38,7 +40,8 @@ impl Platform {
         {
             Some("bench") => Mode::Bench,
             Some("hostile") => Mode::Hostile,
-            _ => return Err("bootargs need mode=bench or mode=hostile"),
+            Some("ffa") => Mode::Ffa,
+            _ => return Err("bootargs need mode=bench, mode=hostile or mode=ffa"),
         };
         let ram = fdt.memory().regions().next().ok_or("no memory node")?;
         let mut mpidrs = [0; MAX_CPUS];

@@ -61,8 +61,12 @@ impl Machine {
         Ok(m)
     }
 
-    fn machine_arg(&self) -> String {
-        format!("virt,virtualization=on,gic-version={}", self.gic)
+    fn machine_arg(&self, secure: bool) -> String {
+        format!(
+            "virt,{}virtualization=on,gic-version={}",
+            if secure { "secure=on," } else { "" },
+            self.gic
+        )
     }
 }
 
@@ -75,6 +79,15 @@ pub enum Boot {
     /// QEMU's Linux loader: an arm64 Image plus an initrd, entered with
     /// x0 = DTB (the protocol the Raspberry Pi firmware uses).
     LinuxImage { image: PathBuf, initrd: PathBuf },
+    /// TF-A's `flash.bin` (BL1 → BL2 → BL31 + SPMD → our SPMC at S-EL2 →
+    /// U-Boot): the machine gets EL3 and the secure world (`secure=on`).
+    SecureFirmware(PathBuf),
+}
+
+impl Boot {
+    fn secure(&self) -> bool {
+        matches!(self, Boot::SecureFirmware(_))
+    }
 }
 
 /// How the serial line is connected.
@@ -102,7 +115,7 @@ impl Launch {
         let m = &self.machine;
         let mut a: Vec<String> = vec![
             "-M".into(),
-            m.machine_arg(),
+            m.machine_arg(self.boot.secure()),
             "-cpu".into(),
             m.cpu.clone(),
             "-smp".into(),
@@ -116,7 +129,9 @@ impl Launch {
             "-no-reboot".into(),
         ];
         match &self.boot {
-            Boot::Firmware(bios) => a.extend(["-bios".into(), bios.display().to_string()]),
+            Boot::Firmware(bios) | Boot::SecureFirmware(bios) => {
+                a.extend(["-bios".into(), bios.display().to_string()])
+            }
             Boot::Kernel(elf) => a.extend(["-kernel".into(), elf.display().to_string()]),
             Boot::LinuxImage { image, initrd } => a.extend([
                 "-kernel".into(),
@@ -208,6 +223,27 @@ mod tests {
                 && a.contains("-serial stdio")
         );
         assert!(!a.contains("-drive"));
+    }
+
+    #[test]
+    fn secure_firmware_turns_on_el3() {
+        let l = Launch {
+            machine: Machine::default(),
+            boot: Boot::SecureFirmware("flash.bin".into()),
+            disk: None,
+            console: Console::Pipe,
+        };
+        let a = l.args().join(" ");
+        assert!(
+            a.contains("-M virt,secure=on,virtualization=on,gic-version=3"),
+            "{a}"
+        );
+        assert!(a.contains("-bios flash.bin"));
+        let plain = Launch {
+            boot: Boot::Firmware("u-boot.bin".into()),
+            ..l
+        };
+        assert!(!plain.args().join(" ").contains("secure=on"));
     }
 
     #[test]

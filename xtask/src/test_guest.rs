@@ -14,6 +14,10 @@ use std::process::Command;
 pub enum Mode {
     Bench,
     Hostile,
+    /// FF-A conformance through the proxy; needs the secure variant's
+    /// TF-A boot, whose test is not wired in yet (issue #8).
+    #[allow(dead_code)]
+    Ffa,
 }
 
 impl Mode {
@@ -21,6 +25,7 @@ impl Mode {
         match self {
             Mode::Bench => "bench",
             Mode::Hostile => "hostile",
+            Mode::Ffa => "ffa",
         }
     }
 }

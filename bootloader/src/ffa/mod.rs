@@ -4,8 +4,12 @@
 
 pub mod abi;
 pub mod discovery;
+pub mod mem_desc;
+pub mod mem_state;
 pub mod proxy;
 pub mod spmc;
 
+#[cfg(test)]
+mod mem_tests;
 #[cfg(test)]
 mod tests;
