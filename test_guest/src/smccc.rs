@@ -59,21 +59,5 @@ pub fn system_off() -> ! {
 }
 
 /// An FF-A call through `SMC #0` with eight argument and result registers
-/// (DEN0077A §7.1: FF-A uses x0-x7).
-pub fn smc8(a: [u64; 8]) -> [u64; 8] {
-    let mut r = a;
-    // SAFETY: as for `smccc_call!`: registers only (the hypervisor traps
-    // the SMC and answers or forwards it).
-    unsafe {
-        core::arch::asm!(
-            "smc #0",
-            inout("x0") r[0], inout("x1") r[1], inout("x2") r[2], inout("x3") r[3],
-            inout("x4") r[4], inout("x5") r[5], inout("x6") r[6], inout("x7") r[7],
-            lateout("x8") _, lateout("x9") _, lateout("x10") _, lateout("x11") _,
-            lateout("x12") _, lateout("x13") _, lateout("x14") _, lateout("x15") _,
-            lateout("x16") _, lateout("x17") _,
-            options(nostack)
-        )
-    };
-    r
-}
+/// (DEN0077A §7.1), the same wrapper the hypervisor uses.
+pub use arch_hal::smccc::smc8;
