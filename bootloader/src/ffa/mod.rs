@@ -6,6 +6,8 @@ pub mod abi;
 pub mod discovery;
 pub mod mem_desc;
 pub mod mem_state;
+pub mod partitions;
+pub mod rxtx;
 pub mod proxy;
 pub mod spmc;
 
