@@ -214,20 +214,29 @@ pub fn parse(text: &str) -> Result<Config<'_>, Error> {
     Ok(cfg)
 }
 
+/// `key = value`, except that a value starting with `#` is written right
+/// after the `=`: after the usual space it would read back as a comment
+/// (`kernel=#x` is a valid file name `#x`; `kernel = #x` has no value).
+/// Found by the `fat` fuzz target's render/parse round trip.
+fn text_line(f: &mut fmt::Formatter<'_>, key: &str, value: &str) -> fmt::Result {
+    let gap = if value.starts_with('#') { "" } else { " " };
+    writeln!(f, "{key} ={gap}{value}")
+}
+
 /// Renders the file (`parse` reads it back to an equal `Config`). Memory is
 /// written with the largest exact binary suffix.
 impl fmt::Display for Config<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "# elf-hypervisor guest configuration")?;
-        writeln!(f, "kernel = {}", self.kernel)?;
+        text_line(f, "kernel", self.kernel)?;
         if let Some(v) = self.initrd {
-            writeln!(f, "initrd = {v}")?;
+            text_line(f, "initrd", v)?;
         }
         if let Some(v) = self.dtb {
-            writeln!(f, "dtb = {v}")?;
+            text_line(f, "dtb", v)?;
         }
         if let Some(v) = self.bootargs {
-            writeln!(f, "bootargs = {v}")?;
+            text_line(f, "bootargs", v)?;
         }
         if let Some(m) = self.memory {
             let (n, unit) = [(30, "G"), (20, "M"), (10, "K")]
@@ -444,6 +453,21 @@ mod tests {
         let text = fmt_into(&mut buf2, &odd);
         assert!(text.contains("memory = 12K\n"), "{text}");
         assert_eq!(parse(text).unwrap(), odd);
+    }
+
+    /// Values may start with `#` when it follows the `=` directly; the
+    /// rendering must not turn them into comments (a `fat` fuzz finding).
+    #[test]
+    fn render_keeps_values_starting_with_a_hash() {
+        let c = parse("kernel=#vmlinuz\ninitrd=#i\ndtb=#d\nbootargs=#a #b").unwrap();
+        assert_eq!(
+            (c.kernel, c.initrd, c.dtb, c.bootargs),
+            ("#vmlinuz", Some("#i"), Some("#d"), Some("#a"))
+        );
+        let mut buf = [0u8; 256];
+        let text = fmt_into(&mut buf, &c);
+        assert!(text.contains("kernel =#vmlinuz\n"), "{text}");
+        assert_eq!(parse(text), Ok(c));
     }
 
     /// `format!` without alloc, for the no_std build of this module.

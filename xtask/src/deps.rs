@@ -41,6 +41,15 @@ pub const GDB: Tool = Tool {
     package: "gdb-multiarch",
 };
 
+/// libfuzzer-sys compiles libFuzzer (C++) in its build script.
+pub const CXX: Tool = Tool {
+    command: "c++",
+    package: "g++",
+};
+
+/// What `cargo xtask fuzz` (and the fuzz smoke tests) need.
+pub const FUZZ: &[Tool] = &[CXX];
+
 /// What `xbuild`/`xrun`/`xtest` need.
 pub const BASE: &[Tool] = &[QEMU, MKIMAGE, DTC, DPKG_DEB, APT_GET];
 

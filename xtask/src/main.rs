@@ -7,6 +7,7 @@ mod cli;
 mod deps;
 mod disk;
 mod exit_bench;
+mod fuzz;
 mod hyp;
 mod image;
 mod paths;
@@ -32,10 +33,11 @@ usage: cargo xtask <command> [options]
   run rpi5                            write bin/rpi5/kernel_2712.img + config.txt
   gdb-bridge --serial PATH [--gdb [ADDR:]PORT] [--baud N]
                                       console on this terminal, GDB on TCP 3333
-  test [NAME...] [--category std|lint|qemu] [--list]
+  test [NAME...] [--category std|lint|qemu|fuzz] [--list]
                                       run xtest.txt                  (cargo xtest)
   bench [--runs N] [machine/payload options]
                                       boot time, load, I/O, exit costs: native vs hypervisor
+  fuzz [--seconds N] [TARGET...]      run the libFuzzer targets in fuzz/ (default 60 s each)
   soak [--minutes N] [machine/payload options]
                                       Linux disk + CPU loop for N min (default 10), checksummed
   uboot                               fetch U-Boot, build boot.scr   (u-boot/init.sh)
@@ -82,6 +84,7 @@ fn real_main() -> Result<()> {
         )?,
         "bench" => bench::main(&paths, &cli::Args::parse(rest, &[])?)?,
         "soak" => soak::main(&paths, &cli::Args::parse(rest, &[])?)?,
+        "fuzz" => fuzz::main(&paths, &cli::Args::parse(rest, &[])?)?,
         "gdb-bridge" => serial_bridge::main(&cli::Args::parse(rest, &[])?)?,
         "setup-dtb" => payload::setup_dtb_main(&paths, &cli::Args::parse(rest, &[])?)?,
         "payload" => payload::payload_main(&paths, &cli::Args::parse(rest, &[])?)?,

@@ -7,8 +7,8 @@ pub mod discovery;
 pub mod mem_desc;
 pub mod mem_state;
 pub mod partitions;
-pub mod rxtx;
 pub mod proxy;
+pub mod rxtx;
 pub mod spmc;
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub fn main(paths: &Paths, args: &Args) -> Result<()> {
         None => None,
         Some(c) => Some(
             Category::parse(c)
-                .with_context(|| format!("unknown category {c:?} (std, lint, qemu)"))?,
+                .with_context(|| format!("unknown category {c:?} (std, lint, qemu, fuzz)"))?,
         ),
     };
     let selected = plan::select(&cases, args.words(), category);
@@ -57,6 +57,7 @@ pub fn main(paths: &Paths, args: &Args) -> Result<()> {
         let result = match case.category {
             Category::Std => run_std(paths, case),
             Category::Lint => run_lint(paths, case),
+            Category::Fuzz => run_fuzz(paths, case),
             Category::Qemu => match &prepared {
                 Some(Ok(p)) => scenarios::run(paths, p, case),
                 Some(Err(e)) => Err(anyhow::anyhow!("preparation failed: {e:#}")),
@@ -112,6 +113,28 @@ fn run_logged(paths: &Paths, name: &str, cmd: &mut Command) -> Result<()> {
             lines[lines.len().saturating_sub(40)..].join("\n")
         );
     }
+    Ok(())
+}
+
+/// `fuzz NAME TARGET SECONDS`: builds the targets (warm: a second) and
+/// runs one; a crash fails with the input and how to reproduce it.
+fn run_fuzz(paths: &Paths, case: &TestCase) -> Result<()> {
+    let [target, seconds] = case.command.as_slice() else {
+        bail!(
+            "xtest.txt:{}: expected `fuzz NAME TARGET SECONDS`",
+            case.line
+        );
+    };
+    let seconds: u64 = seconds
+        .parse()
+        .with_context(|| format!("xtest.txt:{}: seconds {seconds:?}", case.line))?;
+    crate::fuzz::build(paths)?;
+    let summary = crate::fuzz::run(paths, target, seconds)?;
+    std::fs::create_dir_all(paths.work("xtest"))?;
+    std::fs::write(
+        paths.work("xtest").join(format!("{}.log", case.name)),
+        summary + "\n",
+    )?;
     Ok(())
 }
 

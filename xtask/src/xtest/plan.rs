@@ -11,6 +11,8 @@ pub enum Category {
     Lint,
     /// A QEMU scenario judged by serial markers.
     Qemu,
+    /// A short libFuzzer run of one target: `fuzz NAME TARGET SECONDS`.
+    Fuzz,
 }
 
 impl Category {
@@ -19,6 +21,7 @@ impl Category {
             "std" => Self::Std,
             "lint" => Self::Lint,
             "qemu" => Self::Qemu,
+            "fuzz" => Self::Fuzz,
             _ => return None,
         })
     }
@@ -43,7 +46,7 @@ pub fn parse(text: &str) -> Result<Vec<TestCase>> {
         let lineno = i + 1;
         let Some(category) = Category::parse(words[0]) else {
             bail!(
-                "xtest.txt:{lineno}: unknown category {:?} (std, lint, qemu)",
+                "xtest.txt:{lineno}: unknown category {:?} (std, lint, qemu, fuzz)",
                 words[0]
             );
         };
