@@ -113,6 +113,12 @@ pub fn write(vm: &Vm, vcpu: usize, ipa: u64, size: u8, value: u64) -> Result<(),
                 log::warn!("guest vCPU {vcpu}: virtio-blk request refused: {e}");
             }
         }
+        // QueueReady = 1 on a queue the device will not run (a size above
+        // QueueNumMax or not a power of two) reads back 0 (virtio v1.2
+        // §4.2.2): the guest learns it that way, the log says so.
+        if off == QUEUE_READY && value == 1 && blk.mmio_read(QUEUE_READY, 4) == Ok(0) {
+            log::warn!("guest vCPU {vcpu}: virtio-blk refused to enable a queue it cannot run");
+        }
         super::irq::set_spi(vm, layout::VIRTIO_BLK_INTID, blk.interrupt_line());
         return Ok(());
     }
@@ -127,6 +133,9 @@ fn redistributor_offset(vm: &Vm, ipa: u64) -> Option<u64> {
     }
     offset_in(layout::gicr(vm.vcpus), ipa)
 }
+
+/// virtio-mmio QueueReady (virtio v1.2 §4.2.2).
+const QUEUE_READY: u64 = 0x44;
 
 /// Requests the virtio-blk device has refused so far, of any kind.
 fn refusals(s: &virtio::Stats) -> u64 {

@@ -74,6 +74,7 @@ pub fn hostile(paths: &Paths, prepared: &Prepared, case: &TestCase, args: &Args)
         ("external abort injected", 40),
         ("prefetch abort injected", 2),
         ("virtio-blk request refused:", 10),
+        ("virtio-blk refused to enable a queue", 1),
     ] {
         let n = log.lines().filter(|l| l.contains(what)).count();
         ensure!(
