@@ -106,6 +106,28 @@ impl PrivateApt {
         suites: &[&str],
         arch: &str,
     ) -> Result<Self> {
+        Self::with_lines(cache_root, name, archive, suites, arch, "deb")
+    }
+
+    /// As [`PrivateApt::new`], for source packages (`deb-src` lines), so
+    /// that [`PrivateApt::download_source`] works.
+    pub fn new_source(
+        cache_root: &Path,
+        name: &str,
+        archive: &Archive,
+        suites: &[&str],
+    ) -> Result<Self> {
+        Self::with_lines(cache_root, name, archive, suites, "all", "deb-src")
+    }
+
+    fn with_lines(
+        cache_root: &Path,
+        name: &str,
+        archive: &Archive,
+        suites: &[&str],
+        arch: &str,
+        kind: &str,
+    ) -> Result<Self> {
         validate_state_name(name)?;
         ensure!(
             !suites.is_empty(),
@@ -157,7 +179,7 @@ impl PrivateApt {
                 Some(k) => format!("[signed-by={}] ", k.display()),
                 None => String::new(),
             };
-            sources.push_str(&format!("deb {options}{uri} {suite} main\n"));
+            sources.push_str(&format!("{kind} {options}{uri} {suite} main\n"));
         }
         if let Some(k) = &archive.keyring {
             ensure!(
@@ -284,6 +306,24 @@ APT::Sandbox::User "root";
                 compare_versions(&a.version, &b.version).then_with(|| a.name.cmp(&b.name))
             })
             .ok_or_else(not_found)
+    }
+
+    /// `apt-get source --download-only pkg` into `dest_dir` (a state made
+    /// with [`PrivateApt::new_source`], updated): the .dsc and its tarballs,
+    /// hash-checked by apt against the signed Sources index. Nothing is
+    /// unpacked or built, so dpkg-dev is not needed.
+    pub fn download_source(&self, pkg: &str, dest_dir: &Path) -> Result<()> {
+        ensure!(valid_pkg_arg(pkg), "bad source package name: {pkg:?}");
+        let _lock = lock_file(&self.root.join("lock"))?;
+        fs::create_dir_all(dest_dir).with_context(|| format!("creating {}", dest_dir.display()))?;
+        eprintln!("apt: downloading source package {pkg}…");
+        let mut cmd = self.command("apt-get");
+        cmd.args(["source", "--download-only", pkg])
+            .current_dir(dest_dir);
+        self.run_passthrough(
+            cmd,
+            &format!("apt-get source {pkg} from {}", self.describe()),
+        )
     }
 
     /// `apt-get download pkg` into `dest_dir`; `pkg` may be `name` (candidate)

@@ -50,10 +50,36 @@ pub const CXX: Tool = Tool {
 /// What `cargo xtask fuzz` (and the fuzz smoke tests) need.
 pub const FUZZ: &[Tool] = &[CXX];
 
+/// Building TF-A from source (the secure variant): the cross compiler,
+/// make, and OpenSSL headers for its fiptool.
+pub const TFA: &[Tool] = &[
+    Tool {
+        command: "aarch64-linux-gnu-gcc",
+        package: "gcc-aarch64-linux-gnu",
+    },
+    Tool {
+        command: "make",
+        package: "make",
+    },
+    Tool {
+        command: "/usr/include/openssl/evp.h",
+        package: "libssl-dev",
+    },
+    Tool {
+        command: "python3",
+        package: "python3",
+    },
+];
+
 /// What `xbuild`/`xrun`/`xtest` need.
 pub const BASE: &[Tool] = &[QEMU, MKIMAGE, DTC, DPKG_DEB, APT_GET];
 
+/// Whether `command` is on PATH; a `command` that is an absolute path is a
+/// file a package installs (e.g. a header), checked for existence.
 pub fn have(command: &str) -> bool {
+    if command.starts_with('/') {
+        return std::path::Path::new(command).exists();
+    }
     Command::new("sh")
         .args(["-c", &format!("command -v {command}")])
         .stdout(Stdio::null())

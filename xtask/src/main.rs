@@ -19,6 +19,7 @@ mod serial_bridge;
 mod session;
 mod soak;
 mod test_guest;
+mod tfa;
 mod uboot;
 mod xtest;
 

@@ -81,9 +81,6 @@ pub enum Boot {
     LinuxImage { image: PathBuf, initrd: PathBuf },
     /// TF-A's `flash.bin` (BL1 → BL2 → BL31 + SPMD → our SPMC at S-EL2 →
     /// U-Boot): the machine gets EL3 and the secure world (`secure=on`).
-    /// Its users (the TF-A build and the secure variant's tests, issue #8)
-    /// are not wired in yet.
-    #[allow(dead_code)]
     SecureFirmware(PathBuf),
 }
 

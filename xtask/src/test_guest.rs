@@ -14,9 +14,7 @@ use std::process::Command;
 pub enum Mode {
     Bench,
     Hostile,
-    /// FF-A conformance through the proxy; needs the secure variant's
-    /// TF-A boot, whose test is not wired in yet (issue #8).
-    #[allow(dead_code)]
+    /// FF-A conformance through the proxy, under the secure variant.
     Ffa,
 }
 

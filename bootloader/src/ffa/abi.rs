@@ -64,6 +64,11 @@ pub const FWK_MSG_BIT: u32 = 1 << 31;
 pub const FWK_MSG_TYPE_MASK: u32 = 0xff;
 pub const FWK_MSG_PSCI: u32 = 0;
 pub const FWK_MSG_PM_RESP: u32 = 2;
+/// The SPMD asks the SPMC's FF-A version on behalf of a normal-world
+/// FFA_VERSION call (TF-A 2.12 `SPMD_FWK_MSG_FFA_VERSION_REQ/RESP`; the
+/// caller's version in w3, ours back in w3).
+pub const FWK_MSG_VERSION_REQ: u32 = 8;
+pub const FWK_MSG_VERSION_RESP: u32 = 9;
 
 /// PSCI CPU_OFF, as the SPMD forwards it in a framework message.
 pub const PSCI_CPU_OFF: u32 = 0x8400_0002;

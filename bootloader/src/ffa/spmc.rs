@@ -79,25 +79,34 @@ fn direct_request(msg: &Regs) -> (Regs, Event) {
         // receiver is INVALID_PARAMETERS).
         return (error(FfaError::InvalidParameters), Event::None);
     }
-    if flags & FWK_MSG_BIT == 0 || flags & FWK_MSG_TYPE_MASK != FWK_MSG_PSCI {
+    if flags & FWK_MSG_BIT == 0 {
         return (error(FfaError::NotSupported), Event::None);
+    }
+    let respond = |kind: u32, w3: u64| {
+        [
+            FFA_MSG_SEND_DIRECT_RESP_32 as u64,
+            endpoints_word(receiver, sender),
+            (FWK_MSG_BIT | kind) as u64,
+            w3,
+            0,
+            0,
+            0,
+            0,
+        ]
+    };
+    match flags & FWK_MSG_TYPE_MASK {
+        FWK_MSG_PSCI => {}
+        FWK_MSG_VERSION_REQ => {
+            let (v, _) = handle(&[FFA_VERSION as u64, msg[3], 0, 0, 0, 0, 0, 0]);
+            return (respond(FWK_MSG_VERSION_RESP, v[0]), Event::None);
+        }
+        _ => return (error(FfaError::NotSupported), Event::None),
     }
     if msg[3] as u32 != PSCI_CPU_OFF {
         // Other PSCI requests (e.g. CPU_SUSPEND) need nothing from us yet,
         // but only CPU_OFF is defined to reach the SPMC.
         return (error(FfaError::NotSupported), Event::None);
     }
-    (
-        [
-            FFA_MSG_SEND_DIRECT_RESP_32 as u64,
-            endpoints_word(receiver, sender),
-            (FWK_MSG_BIT | FWK_MSG_PM_RESP) as u64,
-            0, // PSCI_E_SUCCESS
-            0,
-            0,
-            0,
-            0,
-        ],
-        Event::CpuOff,
-    )
+    // PSCI_E_SUCCESS in w3.
+    (respond(FWK_MSG_PM_RESP, 0), Event::CpuOff)
 }

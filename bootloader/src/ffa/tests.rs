@@ -59,3 +59,24 @@ fn refusals() {
     assert_eq!(e, Event::Unsupported(0x8400_0099));
     assert_eq!(error(FfaError::Denied)[2], 0xffff_fffa);
 }
+
+#[test]
+fn version_framework_message() {
+    // TF-A's SPMD forwards a normal-world FFA_VERSION this way.
+    let w1 = endpoints_word(0xffff, SPMC_ID);
+    let ask = |v: u64| {
+        handle(&req([
+            FFA_MSG_SEND_DIRECT_REQ_32 as u64,
+            w1,
+            (FWK_MSG_BIT | FWK_MSG_VERSION_REQ) as u64,
+            v,
+        ]))
+        .0
+    };
+    let r = ask(0x1_0001);
+    assert_eq!(r[0] as u32, FFA_MSG_SEND_DIRECT_RESP_32);
+    assert_eq!(endpoints(r[1]), (SPMC_ID, 0xffff));
+    assert_eq!(r[2] as u32, FWK_MSG_BIT | FWK_MSG_VERSION_RESP);
+    assert_eq!(r[3], 0x1_0001);
+    assert_eq!(ask(0x2_0000)[3] as u32 as i32, -1);
+}

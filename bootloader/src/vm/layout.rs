@@ -19,8 +19,11 @@ pub const NUM_SPIS: u32 = 96;
 /// The guest's virtual timer (PPI 11), forwarded from the physical one.
 pub const VTIMER_INTID: u32 = 27;
 /// The SGI the hypervisor uses between its own CPUs to say "look at your
-/// vCPU's pending interrupts".
-pub const KICK_SGI: u32 = 8;
+/// vCPU's pending interrupts". One of 0-7: with EL3 firmware (TF-A) SGIs
+/// 8-15 are the secure world's (Arm platforms' convention; TF-A's qemu
+/// platform makes them Group 0/secure), so a kick on 8 would never reach
+/// us and vCPUs would only notice interrupts at their next timer tick.
+pub const KICK_SGI: u32 = 7;
 
 pub fn gicr(vcpus: usize) -> Region {
     Region::new(GICR_BASE, 0x2_0000 * vcpus as u64)

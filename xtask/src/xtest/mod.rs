@@ -6,6 +6,7 @@ mod guest_scenarios;
 mod hyp_scenarios;
 mod plan;
 mod scenarios;
+mod spmc_scenarios;
 
 use crate::cli::Args;
 use crate::paths::Paths;

@@ -44,6 +44,8 @@ pub fn run(paths: &Paths, prepared: &Prepared, case: &TestCase) -> Result<()> {
         "hyp-linux" => super::hyp_scenarios::linux(paths, prepared, case, &args),
         "hyp-gdb" => super::gdb_scenario::gdb(paths, prepared, case, &args),
         "hyp-bench-guest" => super::guest_scenarios::bench_guest(paths, prepared, case, &args),
+        "spmc-linux" => super::spmc_scenarios::linux(paths, prepared, case, &args),
+        "spmc-ffa" => super::spmc_scenarios::ffa(paths, prepared, case, &args),
         "hyp-hostile" => super::guest_scenarios::hostile(paths, prepared, case, &args),
         "hyp-bad-input" => super::hyp_scenarios::bad_input(paths, prepared, case, &args),
         other => bail!("xtest.txt:{}: unknown scenario {other:?}", case.line),
