@@ -28,7 +28,7 @@ use anyhow::{bail, Result};
 const USAGE: &str = "\
 usage: cargo xtask <command> [options]
   build [--spmc]                      build bin/elf-hypervisor.elf   (cargo xbuild)
-  run [--gic 2|3] [--cpu C] [--smp N] [--mem MiB] [--direct | --native]
+  run [--gic 2|3] [--cpu C] [--smp N] [--mem MiB] [--direct | --native | --spmc]
       [--kernel cloud|generic] [--bootargs ARGS]
                                       boot it in QEMU                (cargo xrun)
   run rpi5                            write bin/rpi5/kernel_2712.img + config.txt
@@ -81,7 +81,7 @@ fn real_main() -> Result<()> {
         }
         "run" => run::main(
             &paths,
-            &cli::Args::parse(rest, &["direct", "native", "gdb"])?,
+            &cli::Args::parse(rest, &["direct", "native", "gdb", "spmc"])?,
         )?,
         "bench" => bench::main(&paths, &cli::Args::parse(rest, &[])?)?,
         "soak" => soak::main(&paths, &cli::Args::parse(rest, &[])?)?,

@@ -13,15 +13,22 @@ use std::process::Command;
 pub fn main(paths: &Paths, args: &Args) -> Result<()> {
     let mut known = Machine::OPTIONS.to_vec();
     known.extend(payload::OPTIONS);
-    known.extend(["direct", "native", "gdb", "gdb-port"]);
+    known.extend(["direct", "native", "gdb", "gdb-port", "spmc"]);
     args.reject_unknown(&known)?;
     if let Some(word) = args.words().first() {
         bail!("unknown target {word:?}: `cargo xrun` boots QEMU virt");
     }
-    let machine = Machine::from_args(args)?;
+    let mut machine = Machine::from_args(args)?;
     deps::ensure(deps::BASE)?;
     if args.flag("direct") && args.flag("native") {
         bail!("--direct and --native exclude each other");
+    }
+    let spmc = args.flag("spmc");
+    if spmc && (args.flag("direct") || args.flag("native")) {
+        bail!("--spmc boots through TF-A and U-Boot; it excludes --direct and --native");
+    }
+    if spmc && args.value("cpu").is_none() {
+        machine.cpu = crate::tfa::SECURE_CPU.into();
     }
     let launch = if args.flag("native") {
         // The same payload and QEMU options with no hypervisor: U-Boot's
@@ -53,7 +60,17 @@ pub fn main(paths: &Paths, args: &Args) -> Result<()> {
             };
             return run_with_gdb(paths, args, machine, gdb_addr);
         }
-        hypervisor_launch(paths, args, machine, Console::Terminal)?
+        let mut launch = hypervisor_launch(paths, args, machine, Console::Terminal)?;
+        if spmc {
+            // TF-A -> our SPMC at S-EL2 -> the same U-Boot and disk.
+            hyp::build(paths, &hyp::BuildOptions { spmc: true })?;
+            let Boot::Firmware(uboot) = &launch.boot else {
+                bail!("internal: the hypervisor launch has no U-Boot");
+            };
+            let flash = crate::tfa::flash_bin(paths, &paths.spmc_bin(), uboot)?;
+            launch.boot = Boot::SecureFirmware(flash);
+        }
+        launch
     };
     let qemu_args = launch.args();
     eprintln!("xtask: qemu-system-aarch64 {}", qemu_args.join(" "));

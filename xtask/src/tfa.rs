@@ -39,6 +39,11 @@ const FLAGS: &[&str] = &[
     "CROSS_COMPILE=aarch64-linux-gnu-",
 ];
 
+/// The CPU for secure-variant runs: TF-A keeps SVE and SME from the
+/// normal world (ENABLE_SVE_FOR_NS=0, ENABLE_SME_FOR_NS=0), so the CPU
+/// must not advertise them or Linux would trap to EL3 using them.
+pub const SECURE_CPU: &str = "max,pauth-impdef=on,sve=off,sme=off";
+
 /// The manifests in scripts/tfa/.
 const MANIFEST: &str = "spmc_manifest.dts";
 const TB_FW_CONFIG: &str = "tb_fw_config.dts";

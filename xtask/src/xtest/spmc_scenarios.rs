@@ -16,10 +16,6 @@ use crate::{hyp, image, tfa};
 use anyhow::{ensure, Result};
 use std::path::PathBuf;
 
-/// TF-A traps SVE and SME for the normal world (ENABLE_SVE_FOR_NS=0,
-/// ENABLE_SME_FOR_NS=0, scripts/tfa/): the CPU must not offer them.
-const SECURE_CPU: &str = "max,pauth-impdef=on,sve=off,sme=off";
-
 fn flash(paths: &Paths, prepared: &Prepared) -> Result<PathBuf> {
     hyp::build(paths, &hyp::BuildOptions { spmc: true })?;
     tfa::flash_bin(paths, &paths.spmc_bin(), &prepared.uboot)
@@ -28,7 +24,7 @@ fn flash(paths: &Paths, prepared: &Prepared) -> Result<PathBuf> {
 fn secure_machine(args: &Args) -> Result<Machine> {
     let mut m = Machine::from_args(args)?;
     if args.value("cpu").is_none() {
-        m.cpu = SECURE_CPU.into();
+        m.cpu = tfa::SECURE_CPU.into();
     }
     Ok(m)
 }
