@@ -168,7 +168,12 @@ fn phases(text: &str) -> Vec<(String, u64)> {
         let Ok(ms) = ms.trim().parse::<u64>() else {
             continue;
         };
-        let stage = msg.split(':').next().unwrap_or("").trim().to_string();
+        // Our log lines are `stage: what happened`; others (a driver
+        // crate's own log) have no one-word stage and are skipped.
+        let stage = match msg.split_once(": ") {
+            Some((s, _)) if !s.is_empty() && !s.contains(' ') => s.to_string(),
+            _ => String::new(),
+        };
         if !stage.is_empty() && !out.iter().any(|(s, _): &(String, u64)| *s == stage) {
             out.push((stage.clone(), ms));
         }
@@ -412,7 +417,7 @@ mod tests {
             load_throughput("[  184 ms] files: kernel 34073 KiB, initrd 989 KiB loaded in 161 ms (212 MiB/s, 567 disk requests)"),
             Some(212.0)
         );
-        let p = phases("[   13 ms] boot: DTB at 0x1\n[   19 ms] memory: heap\n[  220 ms] boot: entering the guest at IPA\n[ 300 ms] x: y\n");
+        let p = phases("[   13 ms] boot: DTB at 0x1\n[   19 ms] memory: heap\n[   20 ms] found a block device of size 1KB\n[  220 ms] boot: entering the guest at IPA\n[ 300 ms] x: y\n");
         assert_eq!(
             p,
             vec![
