@@ -171,17 +171,15 @@ impl Machine {
 
         let before = self.regs;
         let sp_before = sp;
-        let mut regs = Regs {
+        let data = access.store_data(&Regs {
             x: &mut self.regs,
             sp: &mut sp,
-        };
-        let data = access.store_data(&regs);
+        });
         let mask = width_mask(access.size);
         assert!(data[0] <= mask && data[1] <= mask);
         if access.pair.is_none() {
             assert_eq!(data[1], 0);
         }
-        drop(regs);
         let second = access.ipa + u64::from(access.size);
         let loaded = if access.write {
             if self
@@ -208,7 +206,7 @@ impl Machine {
             };
             [lo, hi]
         };
-        regs = Regs {
+        let mut regs = Regs {
             x: &mut self.regs,
             sp: &mut sp,
         };

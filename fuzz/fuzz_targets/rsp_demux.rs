@@ -6,7 +6,9 @@ use gdb_remote::encode::checksum;
 use gdb_remote::{Demux, Event};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(
+    init: fuzz_support::seed_corpus("rsp_demux", fuzz_support::rsp_seeds::demux_seeds),
+    |data: &[u8]| {
     let Some((&mode, input)) = data.split_first() else {
         return;
     };
@@ -46,4 +48,5 @@ fuzz_target!(|data: &[u8]| {
     if mode == 0 {
         assert_eq!(rebuilt, input);
     }
-});
+}
+);

@@ -80,7 +80,7 @@ impl Default for LoggedRam {
         Self {
             bytes: vec![0; RAM_SIZE],
             log: RefCell::new(Vec::new()),
-            logging: false,
+            logging: true,
         }
     }
 }
@@ -89,7 +89,7 @@ impl LoggedRam {
     fn range(&self, ipa: u64, len: usize) -> Option<std::ops::Range<usize>> {
         let off = ipa.checked_sub(RAM_BASE)?;
         let end = off.checked_add(len as u64)?;
-        (end <= self.bytes.len() as u64).then(|| off as usize..end as usize)
+        (end <= self.bytes.len() as u64).then_some(off as usize..end as usize)
     }
 
     /// A guest (driver) store: not logged; ignored outside RAM, as the
@@ -168,7 +168,10 @@ impl CheckedDisk {
     }
 
     fn range(&self, sector: u64, len: usize) -> std::ops::Range<usize> {
-        assert!(len > 0 && len % 512 == 0, "backend got a {len}-byte buffer");
+        assert!(
+            len > 0 && len.is_multiple_of(512),
+            "backend got a {len}-byte buffer"
+        );
         let start = sector.checked_mul(512).expect("sector overflows");
         let end = start
             .checked_add(len as u64)
@@ -221,7 +224,7 @@ pub fn seeds() -> Vec<Vec<u8>> {
     let mut w = Writer::new();
     // 4 KiB scratch, 64 sectors, writable, QueueNumMax 256.
     w.u8(2).u8(63).u8(0).u8(4);
-    w.u8(OP_SETUP).u8(1).u8(0xff).u8(0);
+    w.u8(OP_SETUP).u8(3).u8(0x7f).u8(0);
     // Reads, writes, flush, get-id, an unknown type; data in 1..3 pieces.
     w.u8(OP_REQUEST).u8(0).u8(1).u8(2).u8(2);
     w.u8(OP_REQUEST).u8(1).u8(5).u8(1).u8(1);
@@ -239,14 +242,14 @@ pub fn seeds() -> Vec<Vec<u8>> {
 
     let mut w = Writer::new();
     w.u8(0).u8(7).u8(1).u8(1);
-    w.u8(OP_SETUP).u8(0).u8(0xff).u8(0);
+    w.u8(OP_SETUP).u8(0).u8(0x7f).u8(0);
     // Descriptor 0 -> 1 -> 0: a loop.
     w.u8(OP_DESC).u8(0).u8(0).u16(0).u32(16).u16(1).u16(1);
     w.u8(OP_DESC).u8(1).u8(0).u16(32).u32(512).u16(3).u16(0);
     w.u8(OP_AVAIL).u16(0);
     w.u8(OP_KICK).u8(0);
     // Reset, set up again: buffers outside RAM, across its end, 4 GiB.
-    w.u8(OP_SETUP).u8(1).u8(0xff).u8(0);
+    w.u8(OP_SETUP).u8(1).u8(0x7f).u8(0);
     w.u8(OP_DESC).u8(2).u8(0).u16(64).u32(16).u16(1).u16(3);
     w.u8(OP_DESC)
         .u8(3)

@@ -10,6 +10,8 @@
 //! - `manifest.tsv` — what was fetched (see [`manifest`]); a request recorded
 //!   there whose `.deb` still has the recorded sha256 is served offline;
 //! - `debs/` — the fetched `.deb` files;
+//! - `sources/` — fetched source packages (.dsc + tarballs, see
+//!   [`fetch_source_cached`]);
 //! - `<name>/` — one private apt state per [`PrivateApt`] (`apt.conf`, `etc/`,
 //!   `state/`, `cache/`, `tmp/`); to inspect it by hand:
 //!   `APT_CONFIG=<cache_root>/<name>/apt.conf apt-cache policy <pkg>`;
@@ -18,6 +20,7 @@
 #![allow(dead_code)]
 
 mod manifest;
+mod source_pkg;
 mod sources;
 mod version;
 
@@ -30,6 +33,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 
 pub use manifest::{decide, sha256_file, CacheDecision, Manifest, ManifestEntry};
+pub use source_pkg::fetch_source_cached;
 pub use sources::{host_archive, is_security_suite, Archive};
 pub use version::compare_versions;
 

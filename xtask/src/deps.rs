@@ -50,16 +50,26 @@ pub const CXX: Tool = Tool {
 /// What `cargo xtask fuzz` (and the fuzz smoke tests) need.
 pub const FUZZ: &[Tool] = &[CXX];
 
-/// Building TF-A from source (the secure variant): the cross compiler,
-/// make, and OpenSSL headers for its fiptool.
+/// Building TF-A from source (the secure variant, tfa.rs): the cross
+/// compiler and binutils (also for the stand-in BL32), make, a host C
+/// compiler and OpenSSL headers for fiptool, python3 for the SP layout
+/// generator, dtc for the manifests, xz for the source tarball.
 pub const TFA: &[Tool] = &[
     Tool {
         command: "aarch64-linux-gnu-gcc",
         package: "gcc-aarch64-linux-gnu",
     },
     Tool {
+        command: "aarch64-linux-gnu-objcopy",
+        package: "binutils-aarch64-linux-gnu",
+    },
+    Tool {
         command: "make",
         package: "make",
+    },
+    Tool {
+        command: "gcc",
+        package: "gcc",
     },
     Tool {
         command: "/usr/include/openssl/evp.h",
@@ -68,6 +78,11 @@ pub const TFA: &[Tool] = &[
     Tool {
         command: "python3",
         package: "python3",
+    },
+    DTC,
+    Tool {
+        command: "xz",
+        package: "xz-utils",
     },
 ];
 

@@ -38,10 +38,13 @@ usage: cargo xtask <command> [options]
                                       run xtest.txt                  (cargo xtest)
   bench [--runs N] [machine/payload options]
                                       boot time, load, I/O, exit costs: native vs hypervisor
-  fuzz [--seconds N] [TARGET...]      run the libFuzzer targets in fuzz/ (default 60 s each)
+  fuzz [--seconds N] [--jobs J] [TARGET...]
+                                      run the libFuzzer targets in fuzz/ (60 s each, J at once)
   soak [--minutes N] [machine/payload options]
                                       Linux disk + CPU loop for N min (default 10), checksummed
   uboot                               fetch U-Boot, build boot.scr   (u-boot/init.sh)
+  tfa [--bl32 FILE]                   build TF-A's flash.bin: BL32 = FILE (default: a stand-in
+                                      SPMC stub), BL33 = U-Boot; prints its path
   payload [machine/payload options]   fetch and build the guest payload
   setup-dtb [options] [--out FILE]    dump QEMU's DTB, write the guest DTB (setup.sh)
   deps                                check/install host packages";
@@ -98,6 +101,7 @@ fn real_main() -> Result<()> {
             uboot::make_boot_scr(&paths, uboot::DtbArg::Control, None, &scr)?;
             println!("U-Boot: {}\nboot script: {}", bin.display(), scr.display());
         }
+        "tfa" => tfa::main(&paths, &cli::Args::parse(rest, &[])?)?,
         "deps" => deps::ensure(deps::BASE)?,
         "help" | "-h" | "--help" => println!("{USAGE}"),
         other => bail!("unknown command {other:?}\n{USAGE}"),

@@ -120,17 +120,9 @@ fn run_logged(paths: &Paths, name: &str, cmd: &mut Command) -> Result<()> {
 /// `fuzz NAME TARGET SECONDS`: builds the targets (warm: a second) and
 /// runs one; a crash fails with the input and how to reproduce it.
 fn run_fuzz(paths: &Paths, case: &TestCase) -> Result<()> {
-    let [target, seconds] = case.command.as_slice() else {
-        bail!(
-            "xtest.txt:{}: expected `fuzz NAME TARGET SECONDS`",
-            case.line
-        );
-    };
-    let seconds: u64 = seconds
-        .parse()
-        .with_context(|| format!("xtest.txt:{}: seconds {seconds:?}", case.line))?;
+    let run = case.fuzz_run()?;
     crate::fuzz::build(paths)?;
-    let summary = crate::fuzz::run(paths, target, seconds)?;
+    let summary = crate::fuzz::run(paths, run.target, run.seconds)?;
     std::fs::create_dir_all(paths.work("xtest"))?;
     std::fs::write(
         paths.work("xtest").join(format!("{}.log", case.name)),
@@ -182,7 +174,31 @@ fn run_lint(paths: &Paths, case: &TestCase) -> Result<()> {
             "-D",
             "warnings",
         ]),
-        other => bail!("unknown lint {other:?} (fmt, clippy-host, clippy-hyp, clippy-hyp-core)"),
+        // fuzz/ is its own workspace (so the normal build never compiles
+        // libFuzzer): formatted and linted on its own, uninstrumented, in
+        // a target directory of its own.
+        "fmt-fuzz" => cmd.args([
+            "fmt",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--all",
+            "--",
+            "--check",
+        ]),
+        "clippy-fuzz" => cmd
+            .args([
+                "clippy",
+                "--manifest-path",
+                "fuzz/Cargo.toml",
+                "--all-targets",
+                "--target-dir",
+            ])
+            .arg(paths.build().join("fuzz").join("clippy"))
+            .args(["--", "-D", "warnings"]),
+        other => bail!(
+            "unknown lint {other:?} (fmt, fmt-fuzz, clippy-host, clippy-hyp, clippy-hyp-core, \
+             clippy-fuzz)"
+        ),
     };
     run_logged(paths, &case.name, &mut cmd)
 }

@@ -35,6 +35,36 @@ pub struct TestCase {
     pub line: usize,
 }
 
+/// What a `fuzz NAME TARGET SECONDS` line asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FuzzRun<'a> {
+    /// A target of `fuzz/Cargo.toml` (see `crate::fuzz::TARGETS`).
+    pub target: &'a str,
+    /// libFuzzer's `-max_total_time`, at least 1.
+    pub seconds: u64,
+}
+
+impl TestCase {
+    /// The arguments of a `fuzz` case; [`parse`] has already checked them,
+    /// so a typo in xtest.txt fails the whole plan up front rather than
+    /// one test minutes into a run.
+    pub fn fuzz_run(&self) -> Result<FuzzRun<'_>> {
+        let [target, seconds] = self.command.as_slice() else {
+            bail!("expected `fuzz NAME TARGET SECONDS`");
+        };
+        if !crate::fuzz::TARGETS.contains(&target.as_str()) {
+            bail!(
+                "unknown fuzz target {target:?} (known: {})",
+                crate::fuzz::TARGETS.join(", ")
+            );
+        }
+        match seconds.parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Ok(FuzzRun { target, seconds }),
+            _ => bail!("fuzz seconds {seconds:?} is not a positive whole number"),
+        }
+    }
+}
+
 pub fn parse(text: &str) -> Result<Vec<TestCase>> {
     let mut cases: Vec<TestCase> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -56,12 +86,18 @@ pub fn parse(text: &str) -> Result<Vec<TestCase>> {
         if cases.iter().any(|c| c.name == words[1]) {
             bail!("xtest.txt:{lineno}: duplicate test name {:?}", words[1]);
         }
-        cases.push(TestCase {
+        let case = TestCase {
             category,
             name: words[1].to_string(),
             command: words[2..].iter().map(|s| s.to_string()).collect(),
             line: lineno,
-        });
+        };
+        if category == Category::Fuzz {
+            if let Err(e) = case.fuzz_run() {
+                bail!("xtest.txt:{lineno}: {e}");
+            }
+        }
+        cases.push(case);
     }
     Ok(cases)
 }
@@ -114,6 +150,33 @@ lint  fmt        fmt
     }
 
     #[test]
+    fn fuzz_lines() {
+        let cases = parse("fuzz fz-dtb dtb 8\nfuzz fz-vq virtqueue 1").unwrap();
+        assert_eq!(cases[0].category, Category::Fuzz);
+        assert_eq!(
+            cases[0].fuzz_run().unwrap(),
+            FuzzRun {
+                target: "dtb",
+                seconds: 8
+            }
+        );
+        assert_eq!(cases[1].fuzz_run().unwrap().target, "virtqueue");
+        for (bad, why) in [
+            ("fuzz a nope 8", "unknown fuzz target"),
+            ("fuzz a dtb 0", "not a positive"),
+            ("fuzz a dtb 8s", "not a positive"),
+            ("fuzz a dtb", "expected `fuzz NAME TARGET SECONDS`"),
+            ("fuzz a dtb 8 9", "expected `fuzz NAME TARGET SECONDS`"),
+        ] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("xtest.txt:1: ") && e.contains(why),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn filters() {
         let cases = parse(SAMPLE).unwrap();
         assert_eq!(select(&cases, &[], None).len(), 3);
@@ -130,5 +193,15 @@ lint  fmt        fmt
         let cases = parse(include_str!("../../../xtest.txt")).unwrap();
         assert!(cases.iter().any(|c| c.category == Category::Qemu));
         assert!(cases.iter().any(|c| c.category == Category::Std));
+        // Every fuzz target has its smoke run.
+        for t in crate::fuzz::TARGETS {
+            assert!(
+                cases
+                    .iter()
+                    .filter(|c| c.category == Category::Fuzz)
+                    .any(|c| c.fuzz_run().is_ok_and(|r| r.target == t)),
+                "no smoke run of fuzz target {t}"
+            );
+        }
     }
 }
